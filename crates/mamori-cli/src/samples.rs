@@ -1,0 +1,1 @@
+pub const SAMPLES: &[(&str, &[u8])] = &[];

@@ -1,0 +1,839 @@
+//! Finding records in a file: JSON documents, JSON lines, text lines and
+//! CSV; removing delivery envelopes; handing each record to its source's
+//! parser; and accounting for every record seen.
+
+use std::ops::Range;
+
+use base64::Engine;
+use mamori_event::{Event, SourceKind, TimeFlag, Timestamp};
+use sha2::{Digest, Sha256};
+
+use crate::decode::decode;
+use crate::detect::{detect, Keys};
+use crate::scan::{self, Elements, ScanError};
+use crate::sources::{self, alb, syslog, vpc_flow, RecordCtx};
+use crate::{FileSummary, ParseOptions, RejectReason, Rejected, Sink};
+
+/// How deep envelopes may nest (EventBridge in JSON lines in a CloudWatch
+/// subscription…); deeper input is read as a record.
+const MAX_ENVELOPE_DEPTH: u8 = 4;
+
+#[derive(Clone, Copy)]
+struct Loc {
+    line: u64,
+    offset: u64,
+}
+
+struct Framer<'a> {
+    opts: &'a ParseOptions,
+    sink: &'a mut dyn Sink,
+    summary: FileSummary,
+    delivery: Option<Timestamp>,
+    vpc_header: Option<Vec<String>>,
+    /// Newline counting for records inside a document: (offset, line) reached so far.
+    line_cursor: (usize, u64),
+}
+
+pub(crate) fn parse_file(
+    name: &str,
+    data: &[u8],
+    opts: &ParseOptions,
+    sink: &mut dyn Sink,
+) -> FileSummary {
+    let mut f = Framer {
+        opts,
+        sink,
+        summary: FileSummary::default(),
+        delivery: delivery_time_from_name(name),
+        vpc_header: None,
+        line_cursor: (0, 1),
+    };
+    let decoded = decode(data, opts.max_decompressed_bytes);
+    f.summary.compression = decoded.compression;
+    let b: &[u8] = &decoded.data;
+    let b = b.strip_prefix(b"\xef\xbb\xbf").unwrap_or(b);
+    f.frame(b);
+    if let Some((offset, reason)) = decoded.error {
+        f.summary.seen += 1;
+        let tail = data.get(offset as usize..).unwrap_or_default().to_vec();
+        f.reject(Loc { line: 0, offset }, None, reason, tail);
+    }
+    f.summary
+}
+
+/// The delivery time encoded in an object key or file name, if any:
+/// AWS `…_20240102T0304Z_…` (CloudTrail, VPC Flow Logs, ALB), Azure
+/// `y=2024/m=01/d=02/h=03/m=00/PT1H.json`, GCP `2024/01/02/03:00:00_03:59:59_S0.json`.
+pub fn delivery_time_from_name(name: &str) -> Option<Timestamp> {
+    let b = name.as_bytes();
+    // AWS: 8 digits, 'T', 4 digits, 'Z', between underscores.
+    for i in 0..b.len().saturating_sub(14) {
+        let w = &b[i..i + 15];
+        if w[0] == b'_'
+            && w[9] == b'T'
+            && w[14] == b'Z'
+            && w[1..9].iter().chain(&w[10..14]).all(u8::is_ascii_digit)
+        {
+            let s = &name[i + 1..i + 15];
+            let n = |r: Range<usize>| s[r].parse::<u32>().ok();
+            return Timestamp::from_civil(
+                i64::from(n(0..4)?),
+                n(4..6)?,
+                n(6..8)?,
+                n(9..11)?,
+                n(11..13)?,
+                0,
+                0,
+            );
+        }
+    }
+    let part = |key: &str| {
+        name.split('/')
+            .find_map(|p| p.strip_prefix(key))
+            .and_then(|v| v.parse::<u32>().ok())
+    };
+    if let (Some(y), Some(mo), Some(d), Some(h)) = (part("y="), part("m="), part("d="), part("h="))
+    {
+        // The hour's blob is appended to until the hour ends.
+        return Timestamp::from_civil(i64::from(y), mo, d, h, 59, 59, 0);
+    }
+    let segs: Vec<&str> = name.split('/').collect();
+    for w in segs.windows(4) {
+        if let (Ok(y), Ok(mo), Ok(d)) = (
+            w[0].parse::<u32>(),
+            w[1].parse::<u32>(),
+            w[2].parse::<u32>(),
+        ) {
+            if w[0].len() == 4 && w[3].len() > 18 && w[3].as_bytes()[8] == b'_' {
+                let h = w[3][..2].parse::<u32>().ok()?;
+                return Timestamp::from_civil(i64::from(y), mo, d, h, 59, 59, 0);
+            }
+        }
+    }
+    None
+}
+
+fn scan_reason(e: ScanError, b: &[u8], r: Range<usize>) -> RejectReason {
+    match e {
+        ScanError::Truncated => RejectReason::TruncatedJson,
+        ScanError::TooDeep => RejectReason::TooDeep(scan::MAX_DEPTH),
+        ScanError::Invalid(_) => malformed(&b[r]),
+    }
+}
+
+fn malformed(bytes: &[u8]) -> RejectReason {
+    match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+        Err(e) if e.is_eof() => RejectReason::TruncatedJson,
+        Err(e) => RejectReason::MalformedJson(e.to_string()),
+        Ok(_) => RejectReason::MalformedJson("not a JSON record".into()),
+    }
+}
+
+fn content_uid(raw: &str) -> String {
+    let d = Sha256::digest(raw.as_bytes());
+    let mut s = String::with_capacity(34);
+    s.push_str("h:");
+    for byte in &d[..16] {
+        s.push_str(&format!("{byte:02x}"));
+    }
+    s
+}
+
+impl Framer<'_> {
+    fn frame(&mut self, b: &[u8]) {
+        let i = scan::skip_ws(b, 0);
+        if i == b.len() {
+            self.summary.container = "empty";
+            return;
+        }
+        if matches!(b[i], b'{' | b'[') {
+            match scan::value_end(b, i) {
+                Ok(end) if scan::skip_ws(b, end) == b.len() => {
+                    self.summary.container = "json-document";
+                    self.value(
+                        b,
+                        i..end,
+                        0,
+                        None,
+                        Loc {
+                            line: 1 + count_lines(&b[..i]),
+                            offset: i as u64,
+                        },
+                    );
+                }
+                Ok(end) if !b[i..end].contains(&b'\n') => {
+                    self.summary.container = "json-lines";
+                    self.lines(b);
+                }
+                Ok(_) => {
+                    self.summary.container = "json-document";
+                    self.sequence(b, i);
+                }
+                Err(_) if second_line_starts_record(b, i) => {
+                    self.summary.container = "json-lines";
+                    self.lines(b);
+                }
+                Err(_) => {
+                    // A document cut short: read what is complete.
+                    self.summary.container = "json-document";
+                    let loc = self.loc(b, i);
+                    if b[i] == b'{' {
+                        self.object(b, i, None, 0, None, loc);
+                    } else {
+                        self.array(b, i, 0, None);
+                    }
+                }
+            }
+        } else if let Some(header_end) = csv_header(b, i) {
+            self.summary.container = "csv";
+            self.csv(b, i, header_end);
+        } else {
+            self.summary.container = "text-lines";
+            self.lines(b);
+        }
+    }
+
+    fn loc(&mut self, b: &[u8], offset: usize) -> Loc {
+        let (pos, line) = self.line_cursor;
+        let line = if offset >= pos {
+            line + count_lines(&b[pos..offset])
+        } else {
+            1 + count_lines(&b[..offset])
+        };
+        self.line_cursor = (offset, line);
+        Loc {
+            line,
+            offset: offset as u64,
+        }
+    }
+
+    /// Concatenated JSON documents.
+    fn sequence(&mut self, b: &[u8], mut i: usize) {
+        while i < b.len() {
+            let loc = self.loc(b, i);
+            match scan::value_end(b, i) {
+                Ok(end) => {
+                    self.value(b, i..end, 0, None, loc);
+                    i = scan::skip_ws(b, end);
+                }
+                Err(e) => {
+                    self.summary.seen += 1;
+                    let reason = scan_reason(e, b, i..b.len());
+                    self.reject(loc, None, reason, b[i..].to_vec());
+                    return;
+                }
+            }
+        }
+    }
+
+    fn lines(&mut self, b: &[u8]) {
+        let mut pos = 0;
+        let mut line_no = 0u64;
+        while pos < b.len() {
+            let nl = memchr::memchr(b'\n', &b[pos..]).map(|k| pos + k);
+            let end = nl.unwrap_or(b.len());
+            line_no += 1;
+            let mut stop = end;
+            if stop > pos && b[stop - 1] == b'\r' {
+                stop -= 1;
+            }
+            let start = pos;
+            pos = end + 1;
+            let first = scan::skip_ws(&b[..stop], start);
+            if first == stop {
+                continue;
+            }
+            let loc = Loc {
+                line: line_no,
+                offset: start as u64,
+            };
+            if matches!(b[first], b'{' | b'[') {
+                match scan::value_end(&b[..stop], first) {
+                    Ok(e) if scan::skip_ws(&b[..stop], e) == stop => {
+                        self.value(b, first..e, 0, None, loc)
+                    }
+                    Ok(_) => {
+                        self.summary.seen += 1;
+                        let reason = RejectReason::MalformedJson(
+                            "unexpected text after the JSON value on this line".into(),
+                        );
+                        self.reject(loc, None, reason, b[start..stop].to_vec());
+                    }
+                    Err(e) => {
+                        self.summary.seen += 1;
+                        let mut reason = scan_reason(e, b, first..stop);
+                        if reason == RejectReason::TruncatedJson && nl.is_some() {
+                            reason = RejectReason::MalformedJson(
+                                "the line ends inside a JSON value".into(),
+                            );
+                        }
+                        self.reject(loc, None, reason, b[start..stop].to_vec());
+                    }
+                }
+            } else {
+                self.text_line(&b[start..stop], loc);
+            }
+        }
+    }
+
+    fn value(&mut self, b: &[u8], r: Range<usize>, depth: u8, hint: Option<SourceKind>, loc: Loc) {
+        match b[r.start] {
+            b'{' => self.object(b, r.start, Some(r.end), depth, hint, loc),
+            b'[' if depth < MAX_ENVELOPE_DEPTH => self.array(b, r.start, depth + 1, hint),
+            _ => {
+                self.summary.seen += 1;
+                let reason = RejectReason::shape(
+                    hint.unwrap_or(SourceKind::Generic),
+                    "a record must be a JSON object",
+                );
+                self.reject(loc, hint, reason, b[r].to_vec());
+            }
+        }
+    }
+
+    fn array(&mut self, b: &[u8], start: usize, depth: u8, hint: Option<SourceKind>) {
+        for step in Elements::new(b, start) {
+            match step {
+                Ok(r) => {
+                    let loc = self.loc(b, r.start);
+                    if b[r.start] == b'{' {
+                        self.object(b, r.start, Some(r.end), depth, hint, loc);
+                    } else {
+                        self.summary.seen += 1;
+                        let reason = RejectReason::shape(
+                            hint.unwrap_or(SourceKind::Generic),
+                            "an array element must be a JSON object",
+                        );
+                        self.reject(loc, hint, reason, b[r].to_vec());
+                    }
+                }
+                Err((at, e)) => {
+                    let loc = self.loc(b, at);
+                    self.summary.seen += 1;
+                    let reason = scan_reason(e, b, at..b.len());
+                    self.reject(loc, hint, reason, b[at..].to_vec());
+                }
+            }
+        }
+    }
+
+    /// An object: an envelope to open, or a record. `end` is `None` when the
+    /// document was cut short inside it.
+    fn object(
+        &mut self,
+        b: &[u8],
+        start: usize,
+        end: Option<usize>,
+        depth: u8,
+        hint: Option<SourceKind>,
+        loc: Loc,
+    ) {
+        let (members, stopped) = scan::members(b, start);
+        if let Some(stop) = stopped {
+            // Salvage the complete records of a truncated envelope array.
+            let envelope = stop.key.and_then(|k| match k {
+                b"Records" => Some(Some(SourceKind::Cloudtrail)),
+                b"items" => Some(Some(SourceKind::K8sAudit)),
+                b"records" | b"Findings" | b"findings" | b"value" | b"Events" => Some(hint),
+                _ => None,
+            });
+            match (envelope, stop.value_start) {
+                (Some(h), Some(vs))
+                    if end.is_none() && b.get(vs) == Some(&b'[') && depth < MAX_ENVELOPE_DEPTH =>
+                {
+                    self.array(b, vs, depth + 1, h);
+                }
+                _ => {
+                    self.summary.seen += 1;
+                    let stop_at = end.unwrap_or(b.len());
+                    let reason = scan_reason(stop.error, b, start..stop_at);
+                    self.reject(loc, hint, reason, b[start..stop_at].to_vec());
+                }
+            }
+            return;
+        }
+        let end = end.unwrap_or(b.len());
+        let keys = Keys {
+            b,
+            members: &members,
+        };
+        if depth < MAX_ENVELOPE_DEPTH && self.envelope(b, &keys, depth, hint, loc) {
+            return;
+        }
+        self.leaf(&b[start..end], hint, Some(&keys), loc);
+    }
+
+    /// Opens a delivery envelope; returns false when `keys` is a record.
+    fn envelope(
+        &mut self,
+        b: &[u8],
+        k: &Keys,
+        depth: u8,
+        hint: Option<SourceKind>,
+        loc: Loc,
+    ) -> bool {
+        let array = |name: &str| {
+            k.member(name)
+                .filter(|m| b[m.value.start] == b'[')
+                .map(|m| m.value.start)
+        };
+        if k.has("digestStartTime") && k.has("digestEndTime") {
+            self.summary
+                .set_aside
+                .push("CloudTrail digest file (integrity record, not events)".into());
+            return true;
+        }
+        let sub = depth + 1;
+        if let Some(a) = array("Records") {
+            self.array(b, a, sub, Some(SourceKind::Cloudtrail));
+            return true;
+        }
+        if let Some(a) = array("records").or_else(|| array("Findings")) {
+            self.array(b, a, sub, hint);
+            return true;
+        }
+        if let Some(a) = array("Events").filter(|_| k.members.len() <= 2) {
+            self.array(b, a, sub, hint);
+            return true;
+        }
+        if let Some(a) = array("items").filter(|_| k.str("kind").as_deref() == Some("EventList")) {
+            self.array(b, a, sub, Some(SourceKind::K8sAudit));
+            return true;
+        }
+        if let Some(a) = array("value").filter(|_| {
+            k.members
+                .iter()
+                .all(|m| m.key == b"value" || m.key.starts_with(b"@odata"))
+        }) {
+            self.array(b, a, sub, hint);
+            return true;
+        }
+        if let Some(a) = array("logEvents").filter(|_| k.has("messageType")) {
+            if k.str("messageType").as_deref() == Some("CONTROL_MESSAGE") {
+                self.summary
+                    .set_aside
+                    .push("CloudWatch Logs control message".into());
+            } else {
+                self.cloudwatch(b, a, sub, loc);
+            }
+            return true;
+        }
+        if let (Some(dt), Some(detail)) = (k.str("detail-type"), k.member("detail")) {
+            let dt = dt.into_owned();
+            let kind = if dt.ends_with("via CloudTrail") {
+                Some(SourceKind::Cloudtrail)
+            } else if dt == "GuardDuty Finding" {
+                Some(SourceKind::Guardduty)
+            } else {
+                None
+            };
+            let saved = self.delivery;
+            if let Some(t) = k.str("time").and_then(|t| Timestamp::parse_iso8601(&t)) {
+                self.delivery = Some(t);
+            }
+            let handled = if dt.starts_with("Security Hub Findings") {
+                let inner = scan::members(b, detail.value.start).0;
+                let ik = Keys { b, members: &inner };
+                match ik.member("findings").filter(|m| b[m.value.start] == b'[') {
+                    Some(m) => {
+                        self.array(b, m.value.start, sub, Some(SourceKind::SecurityHub));
+                        true
+                    }
+                    None => false,
+                }
+            } else if let Some(kind) = kind.filter(|_| b[detail.value.start] == b'{') {
+                self.object(
+                    b,
+                    detail.value.start,
+                    Some(detail.value.end),
+                    sub,
+                    Some(kind),
+                    loc,
+                );
+                true
+            } else {
+                false
+            };
+            self.delivery = saved;
+            return handled;
+        }
+        if let Some(s) = k.str("CloudTrailEvent") {
+            self.decoded(
+                s.into_owned().into_bytes(),
+                sub,
+                Some(SourceKind::Cloudtrail),
+                loc,
+            );
+            return true;
+        }
+        if let (Some(cat), Some(props)) = (k.str("category"), k.member("properties")) {
+            if cat.starts_with("kube-audit") && b[props.value.start] == b'{' {
+                let inner = scan::members(b, props.value.start).0;
+                if let Some(log) = (Keys { b, members: &inner }).str("log") {
+                    self.decoded(
+                        log.into_owned().into_bytes(),
+                        sub,
+                        Some(SourceKind::K8sAudit),
+                        loc,
+                    );
+                    return true;
+                }
+            }
+        }
+        if let (Some(msg), true) = (k.member("message"), k.has("subscription")) {
+            if b[msg.value.start] == b'{' {
+                let inner = scan::members(b, msg.value.start).0;
+                if let Some(data) = (Keys { b, members: &inner }).str("data") {
+                    match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
+                        Ok(bytes) => self.decoded(bytes, sub, hint, loc),
+                        Err(e) => {
+                            self.summary.seen += 1;
+                            let reason = RejectReason::shape(
+                                SourceKind::GcpAudit,
+                                format!("Pub/Sub message data is not base64: {e}"),
+                            );
+                            self.reject(loc, hint, reason, b[msg.value.clone()].to_vec());
+                        }
+                    }
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// A record carried as a string inside another (LookupEvents, AKS, Pub/Sub).
+    fn decoded(&mut self, bytes: Vec<u8>, depth: u8, hint: Option<SourceKind>, loc: Loc) {
+        let i = scan::skip_ws(&bytes, 0);
+        match scan::value_end(&bytes, i) {
+            Ok(end) if i < bytes.len() && scan::skip_ws(&bytes, end) == bytes.len() => {
+                self.value(&bytes, i..end, depth, hint, loc)
+            }
+            _ => {
+                self.summary.seen += 1;
+                let reason = malformed(&bytes);
+                self.reject(loc, hint, reason, bytes);
+            }
+        }
+    }
+
+    /// CloudWatch Logs subscription `logEvents[]`: each `message` is a record.
+    fn cloudwatch(&mut self, b: &[u8], start: usize, depth: u8, loc: Loc) {
+        let saved = self.delivery;
+        for step in Elements::new(b, start) {
+            let Ok(r) = step else {
+                self.summary.seen += 1;
+                self.reject(loc, None, RejectReason::TruncatedJson, b[start..].to_vec());
+                break;
+            };
+            let members = scan::members(b, r.start).0;
+            let k = Keys {
+                b,
+                members: &members,
+            };
+            if let Some(ts) = k.member("timestamp").and_then(|m| {
+                std::str::from_utf8(&b[m.value.clone()])
+                    .ok()?
+                    .parse::<i64>()
+                    .ok()
+            }) {
+                self.delivery = Timestamp::from_millis(ts);
+            }
+            match k.str("message") {
+                Some(m) if m.trim_start().starts_with(['{', '[']) => {
+                    self.decoded(m.into_owned().into_bytes(), depth, None, loc)
+                }
+                Some(m) => self.text_line(m.as_bytes(), loc),
+                None => {
+                    self.summary.seen += 1;
+                    let reason = RejectReason::shape(
+                        SourceKind::Generic,
+                        "a CloudWatch Logs event needs a `message` string",
+                    );
+                    self.reject(loc, None, reason, b[r].to_vec());
+                }
+            }
+        }
+        self.delivery = saved;
+    }
+
+    /// One JSON record.
+    fn leaf(&mut self, bytes: &[u8], hint: Option<SourceKind>, keys: Option<&Keys>, loc: Loc) {
+        self.summary.seen += 1;
+        if bytes.len() > self.opts.max_record_bytes {
+            let reason = RejectReason::TooLarge {
+                size: bytes.len(),
+                limit: self.opts.max_record_bytes,
+            };
+            return self.reject(loc, hint, reason, bytes.to_vec());
+        }
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                return self.reject(
+                    loc,
+                    hint,
+                    RejectReason::InvalidUtf8(e.valid_up_to()),
+                    bytes.to_vec(),
+                )
+            }
+        };
+        let kind = self
+            .opts
+            .source
+            .or(hint)
+            .unwrap_or_else(|| keys.map_or(SourceKind::Generic, detect));
+        let mut ctx = RecordCtx::default();
+        match sources::normalize_json(kind, text, &mut ctx) {
+            Ok(ev) => self.accept(ev, &ctx),
+            Err(reason) => self.reject(loc, Some(kind), reason, bytes.to_vec()),
+        }
+    }
+
+    /// One text line (VPC Flow Logs, ALB, syslog).
+    fn text_line(&mut self, bytes: &[u8], loc: Loc) {
+        let text = match std::str::from_utf8(bytes) {
+            Ok(t) => t,
+            Err(e) => {
+                self.summary.seen += 1;
+                return self.reject(
+                    loc,
+                    None,
+                    RejectReason::InvalidUtf8(e.valid_up_to()),
+                    bytes.to_vec(),
+                );
+            }
+        };
+        if self.opts.source.is_none_or(|s| s == SourceKind::VpcFlow) {
+            if let Some(h) = vpc_flow::header(text) {
+                self.vpc_header = Some(h);
+                return;
+            }
+        }
+        self.summary.seen += 1;
+        if bytes.len() > self.opts.max_record_bytes {
+            let reason = RejectReason::TooLarge {
+                size: bytes.len(),
+                limit: self.opts.max_record_bytes,
+            };
+            return self.reject(loc, None, reason, bytes.to_vec());
+        }
+        let reference = self.delivery.unwrap_or(self.opts.ingest_time);
+        let header_fits = self
+            .vpc_header
+            .as_ref()
+            .is_some_and(|h| text.split_ascii_whitespace().count() == h.len());
+        let kind = match self.opts.source {
+            Some(k) => k,
+            None if header_fits => SourceKind::VpcFlow,
+            None if syslog::looks_like(text, reference) => SourceKind::Syslog,
+            None if alb::looks_like(text) => SourceKind::Alb,
+            None if vpc_flow::looks_default(text) => SourceKind::VpcFlow,
+            None => {
+                let reason = RejectReason::UnknownFormat(
+                    "the line is not JSON, VPC Flow Logs, ALB or syslog".into(),
+                );
+                return self.reject(loc, None, reason, bytes.to_vec());
+            }
+        };
+        let result = match kind {
+            SourceKind::VpcFlow => {
+                let default: Vec<String> = vpc_flow::DEFAULT_FIELDS
+                    .iter()
+                    .map(|s| (*s).to_owned())
+                    .collect();
+                vpc_flow::normalize_text(text, self.vpc_header.as_deref().unwrap_or(&default))
+            }
+            SourceKind::Alb => alb::normalize(text),
+            SourceKind::Syslog => syslog::normalize(text, reference),
+            other => Err(RejectReason::shape(
+                other,
+                "a text line cannot be read as this JSON source",
+            )),
+        };
+        let ctx = RecordCtx::default();
+        match result {
+            Ok(ev) => self.accept(ev, &ctx),
+            Err(reason) => self.reject(loc, Some(kind), reason, bytes.to_vec()),
+        }
+    }
+
+    /// CSV with a header row: each row becomes a generic JSON record.
+    fn csv(&mut self, b: &[u8], start: usize, header_end: usize) {
+        let mut rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&b[start..]);
+        let mut headers = csv::ByteRecord::new();
+        if rdr.read_byte_record(&mut headers).is_err() {
+            return;
+        }
+        let headers: Vec<String> = headers
+            .iter()
+            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
+            .collect();
+        let _ = header_end;
+        let mut rec = csv::ByteRecord::new();
+        loop {
+            let pos = rdr.position().clone();
+            let begin = start + pos.byte() as usize;
+            let loc = Loc {
+                line: pos.line() + count_lines(&b[..start]),
+                offset: begin as u64,
+            };
+            match rdr.read_byte_record(&mut rec) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    self.summary.seen += 1;
+                    let stop = start + rdr.position().byte() as usize;
+                    self.reject(
+                        loc,
+                        None,
+                        RejectReason::shape(SourceKind::Generic, format!("CSV: {e}")),
+                        b[begin..stop.max(begin)].to_vec(),
+                    );
+                    continue;
+                }
+            }
+            let stop = start + rdr.position().byte() as usize;
+            let raw = &b[begin..stop];
+            let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            self.summary.seen += 1;
+            let text = match std::str::from_utf8(raw) {
+                Ok(t) => t,
+                Err(e) => {
+                    self.reject(
+                        loc,
+                        None,
+                        RejectReason::InvalidUtf8(e.valid_up_to()),
+                        raw.to_vec(),
+                    );
+                    continue;
+                }
+            };
+            let mut obj = serde_json::Map::new();
+            for (i, field) in rec.iter().enumerate() {
+                let key = headers
+                    .get(i)
+                    .filter(|h| !h.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| format!("column_{}", i + 1));
+                obj.insert(
+                    key,
+                    serde_json::Value::String(String::from_utf8_lossy(field).into_owned()),
+                );
+            }
+            let mut ev = sources::generic::from_object(&obj, text);
+            ev.product = "CSV".into();
+            ev.fields = Some(serde_json::Value::Object(obj).to_string());
+            let ctx = RecordCtx::default();
+            self.accept(ev, &ctx);
+        }
+    }
+
+    fn accept(&mut self, mut ev: Event, ctx: &RecordCtx) {
+        ev.ingest_time = self.opts.ingest_time;
+        let delivery = ctx.record_delivery.or(self.delivery);
+        if ev.time_flags.contains(&TimeFlag::Missing) {
+            ev.time = delivery.unwrap_or(self.opts.ingest_time);
+        }
+        if ev.time.0
+            > self
+                .opts
+                .ingest_time
+                .0
+                .saturating_add(self.opts.future_tolerance_us)
+            && self.opts.ingest_time.0 != 0
+        {
+            ev.flag_time(TimeFlag::Future);
+        }
+        if let Some(d) = delivery {
+            if (ev.time.0 - d.0).abs() > self.opts.skew_tolerance_us
+                && !ev.time_flags.contains(&TimeFlag::Missing)
+            {
+                ev.flag_time(TimeFlag::Skewed);
+            }
+        }
+        if ev.uid.is_empty() {
+            ev.uid = content_uid(&ev.raw);
+        }
+        self.summary.normalized += 1;
+        *self.summary.sources.entry(ev.source).or_default() += 1;
+        self.sink.event(ev);
+    }
+
+    fn reject(
+        &mut self,
+        loc: Loc,
+        source: Option<SourceKind>,
+        reason: RejectReason,
+        record: Vec<u8>,
+    ) {
+        self.summary.rejected += 1;
+        *self
+            .summary
+            .reject_reasons
+            .entry(reason.code())
+            .or_default() += 1;
+        self.sink.reject(Rejected {
+            line: loc.line,
+            byte_offset: loc.offset,
+            source,
+            reason,
+            record,
+        });
+    }
+}
+
+fn count_lines(b: &[u8]) -> u64 {
+    memchr::memchr_iter(b'\n', b).count() as u64
+}
+
+/// After a first line that is not a complete JSON value: does the next
+/// non-empty line start a new record (JSON lines) rather than continue a
+/// pretty-printed document?
+fn second_line_starts_record(b: &[u8], i: usize) -> bool {
+    let Some(nl) = memchr::memchr(b'\n', &b[i..]).map(|k| i + k) else {
+        return false;
+    };
+    let first = std::str::from_utf8(&b[i..nl]).unwrap_or("").trim();
+    if first == "{"
+        || first == "["
+        || first.ends_with(',')
+        || first.ends_with('[')
+        || first.ends_with('{')
+        || first.ends_with(':')
+    {
+        return false;
+    }
+    let next = b[nl + 1..]
+        .iter()
+        .position(|c| !c.is_ascii_whitespace())
+        .map(|k| nl + 1 + k);
+    next.is_some_and(|n| b[n] == b'{' && (n == nl + 1 || b[n - 1] == b'\n'))
+}
+
+/// A first line that looks like a CSV header: at least two comma-separated
+/// names made of letters, digits, spaces and `_-@.()/`.
+fn csv_header(b: &[u8], i: usize) -> Option<usize> {
+    let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |k| i + k);
+    let line = std::str::from_utf8(&b[i..end]).ok()?.trim_end_matches('\r');
+    let names: Vec<&str> = line
+        .split(',')
+        .map(|s| s.trim().trim_matches('"'))
+        .collect();
+    let ok = names.len() >= 3
+        && names.iter().all(|n| {
+            !n.is_empty()
+                && n.len() <= 64
+                && n.chars()
+                    .all(|c| c.is_alphanumeric() || " _-@.()/".contains(c))
+        })
+        && names.iter().any(|n| n.chars().any(char::is_alphabetic))
+        && !names
+            .iter()
+            .all(|n| n.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    ok.then_some(end)
+}
