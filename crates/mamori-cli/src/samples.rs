@@ -1,1 +1,3 @@
-pub const SAMPLES: &[(&str, &[u8])] = &[];
+//! The sample data set, embedded by `build.rs` from `testdata/samples/`.
+
+include!(concat!(env!("OUT_DIR"), "/samples.rs"));

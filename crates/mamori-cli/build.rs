@@ -1,0 +1,42 @@
+//! Embeds `testdata/samples/` in the binary, so that `mamori inspect` with
+//! no paths has realistic data to read on a fresh machine.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, out);
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+fn main() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/samples");
+    println!("cargo:rerun-if-changed={}", root.display());
+    let mut files = Vec::new();
+    walk(&root, &mut files);
+    let mut code = String::from("/// Sample files built into the binary: (path under testdata/samples, bytes).\npub const SAMPLES: &[(&str, &[u8])] = &[\n");
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", f.display());
+        let rel = f.strip_prefix(&root).unwrap_or(f).display().to_string();
+        code.push_str(&format!(
+            "    ({rel:?}, include_bytes!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    let out =
+        PathBuf::from(std::env::var("OUT_DIR").unwrap_or_else(|_| ".".into())).join("samples.rs");
+    if let Err(e) = fs::write(&out, code) {
+        panic!("cannot write {}: {e}", out.display());
+    }
+}
