@@ -71,11 +71,11 @@ pub fn decode(data: &[u8], max_bytes: u64) -> Decoded<'_> {
     let mut counting = Counting { data, pos: 0 };
     let result = match compression {
         Compression::Gzip => flate2::read::MultiGzDecoder::new(&mut counting)
-            .take(max_bytes + 1)
+            .take(max_bytes.saturating_add(1))
             .read_to_end(&mut out),
         _ => match zstd::stream::read::Decoder::with_buffer(std::io::BufReader::new(&mut counting))
         {
-            Ok(d) => d.take(max_bytes + 1).read_to_end(&mut out),
+            Ok(d) => d.take(max_bytes.saturating_add(1)).read_to_end(&mut out),
             Err(e) => Err(e),
         },
     };

@@ -147,42 +147,12 @@ impl Framer<'_> {
             return;
         }
         if matches!(b[i], b'{' | b'[') {
-            match scan::value_end(b, i) {
-                Ok(end) if scan::skip_ws(b, end) == b.len() => {
-                    self.summary.container = "json-document";
-                    self.value(
-                        b,
-                        i..end,
-                        0,
-                        None,
-                        Loc {
-                            line: 1 + count_lines(&b[..i]),
-                            offset: i as u64,
-                        },
-                    );
-                }
-                Ok(end) if !b[i..end].contains(&b'\n') => {
-                    self.summary.container = "json-lines";
-                    self.lines(b);
-                }
-                Ok(_) => {
-                    self.summary.container = "json-document";
-                    self.sequence(b, i);
-                }
-                Err(_) if second_line_starts_record(b, i) => {
-                    self.summary.container = "json-lines";
-                    self.lines(b);
-                }
-                Err(_) => {
-                    // A document cut short: read what is complete.
-                    self.summary.container = "json-document";
-                    let loc = self.loc(b, i);
-                    if b[i] == b'{' {
-                        self.object(b, i, None, 0, None, loc);
-                    } else {
-                        self.array(b, i, 0, None);
-                    }
-                }
+            if first_line_is_a_record(b, i) {
+                self.summary.container = "json-lines";
+                self.lines(b);
+            } else {
+                self.summary.container = "json-document";
+                self.sequence(b, i);
             }
         } else if let Some(header_end) = csv_header(b, i) {
             self.summary.container = "csv";
@@ -207,21 +177,58 @@ impl Framer<'_> {
         }
     }
 
-    /// Concatenated JSON documents.
+    /// One JSON document, or several concatenated.
     fn sequence(&mut self, b: &[u8], mut i: usize) {
         while i < b.len() {
             let loc = self.loc(b, i);
-            match scan::value_end(b, i) {
-                Ok(end) => {
-                    self.value(b, i..end, 0, None, loc);
-                    i = scan::skip_ws(b, end);
-                }
-                Err(e) => {
+            let end = match b[i] {
+                b'{' => self.top_object(b, i, loc),
+                b'[' => self.array(b, i, 1, None),
+                _ => {
                     self.summary.seen += 1;
-                    let reason = scan_reason(e, b, i..b.len());
+                    let reason = malformed(&b[i..]);
                     self.reject(loc, None, reason, b[i..].to_vec());
-                    return;
+                    None
                 }
+            };
+            match end {
+                Some(e) => i = scan::skip_ws(b, e),
+                None => return,
+            }
+        }
+    }
+
+    /// A top-level object. When its first member is a `Records`, `records`
+    /// or `Findings` array (CloudTrail S3 objects, Event Hubs batches,
+    /// findings responses), the records are read as the array is walked, so
+    /// the bulk of the file is scanned once. Returns the end of the object,
+    /// or `None` when the input ended inside it.
+    fn top_object(&mut self, b: &[u8], start: usize, loc: Loc) -> Option<usize> {
+        let key_at = scan::skip_ws(b, start + 1);
+        if b.get(key_at) == Some(&b'"') {
+            if let Ok(kend) = scan::string_end(b, key_at) {
+                let key = &b[key_at + 1..kend - 1];
+                let colon = scan::skip_ws(b, kend);
+                let vs = scan::skip_ws(b, colon + 1);
+                let hint = match key {
+                    b"Records" => Some(Some(SourceKind::Cloudtrail)),
+                    b"records" | b"Findings" => Some(None),
+                    _ => None,
+                };
+                if let (Some(hint), Some(b':'), Some(b'[')) = (hint, b.get(colon), b.get(vs)) {
+                    let after = self.array(b, vs, 1, hint)?;
+                    return self.rest_of_object(b, after);
+                }
+            }
+        }
+        match scan::value_end(b, start) {
+            Ok(end) => {
+                self.object(b, start, Some(end), 0, None, loc);
+                Some(end)
+            }
+            Err(_) => {
+                self.object(b, start, None, 0, None, loc);
+                None
             }
         }
     }
@@ -279,7 +286,9 @@ impl Framer<'_> {
     fn value(&mut self, b: &[u8], r: Range<usize>, depth: u8, hint: Option<SourceKind>, loc: Loc) {
         match b[r.start] {
             b'{' => self.object(b, r.start, Some(r.end), depth, hint, loc),
-            b'[' if depth < MAX_ENVELOPE_DEPTH => self.array(b, r.start, depth + 1, hint),
+            b'[' if depth < MAX_ENVELOPE_DEPTH => {
+                let _ = self.array(b, r.start, depth + 1, hint);
+            }
             _ => {
                 self.summary.seen += 1;
                 let reason = RejectReason::shape(
@@ -291,12 +300,132 @@ impl Framer<'_> {
         }
     }
 
-    fn array(&mut self, b: &[u8], start: usize, depth: u8, hint: Option<SourceKind>) {
-        for step in Elements::new(b, start) {
+    /// Skips the members after a streamed envelope array (a `NextToken`…:
+    /// not records) to the object's end.
+    fn rest_of_object(&mut self, b: &[u8], mut j: usize) -> Option<usize> {
+        loop {
+            j = scan::skip_ws(b, j);
+            match b.get(j) {
+                Some(b'}') => return Some(j + 1),
+                Some(b',') => {
+                    let k = scan::skip_ws(b, j + 1);
+                    let member = scan::string_end(b, k)
+                        .ok()
+                        .map(|e| scan::skip_ws(b, e))
+                        .filter(|&c| b.get(c) == Some(&b':'));
+                    match member.and_then(|c| scan::value_end(b, scan::skip_ws(b, c + 1)).ok()) {
+                        Some(end) => j = end,
+                        None => break,
+                    }
+                }
+                _ => break,
+            }
+        }
+        let loc = self.loc(b, j);
+        self.summary.seen += 1;
+        self.reject(loc, None, malformed(&b[j..]), b[j..].to_vec());
+        None
+    }
+
+    /// The hot path for CloudTrail `Records`: each element is parsed where it
+    /// stands and the parser says where it ended, so the array is not scanned
+    /// before it is parsed. An element the parser refuses is delimited by the
+    /// scanner and read by [`Self::leaf`], which names the reason.
+    fn cloudtrail_records(&mut self, b: &[u8], text: &str, start: usize) -> Option<usize> {
+        let mut i = scan::skip_ws(b, start + 1);
+        if b.get(i) == Some(&b']') {
+            return Some(i + 1);
+        }
+        loop {
+            let fast = match b.get(i) {
+                Some(b'{') => sources::cloudtrail::normalize_prefix(&text[i - start..])
+                    .ok()
+                    .filter(|(_, n)| *n <= self.opts.max_record_bytes),
+                _ => None,
+            };
+            let end = match fast {
+                Some((ev, n)) => {
+                    self.summary.seen += 1;
+                    self.accept(ev, &RecordCtx::default());
+                    i + n
+                }
+                None => match scan::value_end(b, i)
+                    .map_err(|e| (e, self.loc(b, i)))
+                    .map(|end| (end, self.loc(b, i)))
+                {
+                    Ok((end, loc)) if b[i] == b'{' => {
+                        self.leaf(&b[i..end], Some(SourceKind::Cloudtrail), None, loc);
+                        end
+                    }
+                    Ok((end, loc)) => {
+                        self.summary.seen += 1;
+                        let reason = RejectReason::shape(
+                            SourceKind::Cloudtrail,
+                            "an array element must be a JSON object",
+                        );
+                        self.reject(
+                            loc,
+                            Some(SourceKind::Cloudtrail),
+                            reason,
+                            b[i..end].to_vec(),
+                        );
+                        end
+                    }
+                    Err((e, loc)) => {
+                        self.summary.seen += 1;
+                        let reason = scan_reason(e, b, i..b.len());
+                        self.reject(loc, Some(SourceKind::Cloudtrail), reason, b[i..].to_vec());
+                        return None;
+                    }
+                },
+            };
+            i = scan::skip_ws(b, end);
+            match b.get(i) {
+                Some(b',') => i = scan::skip_ws(b, i + 1),
+                Some(b']') => return Some(i + 1),
+                _ => {
+                    let loc = self.loc(b, i);
+                    self.summary.seen += 1;
+                    let reason = if i >= b.len() {
+                        RejectReason::TruncatedJson
+                    } else {
+                        malformed(&b[i..])
+                    };
+                    self.reject(loc, Some(SourceKind::Cloudtrail), reason, b[i..].to_vec());
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// Reads the records of the array at `start`; returns the offset after
+    /// its `]`, or `None` when it could not be walked to its end.
+    fn array(
+        &mut self,
+        b: &[u8],
+        start: usize,
+        depth: u8,
+        hint: Option<SourceKind>,
+    ) -> Option<usize> {
+        if hint == Some(SourceKind::Cloudtrail) && self.opts.source.is_none() {
+            // One UTF-8 check for the whole array, then no per-string checks.
+            if let Ok(text) = std::str::from_utf8(&b[start..]) {
+                return self.cloudtrail_records(b, text, start);
+            }
+        }
+        let mut elements = Elements::new(b, start);
+        for step in elements.by_ref() {
             match step {
                 Ok(r) => {
                     let loc = self.loc(b, r.start);
-                    if b[r.start] == b'{' {
+                    if b[r.start] == b'{'
+                        && hint.is_some_and(|h| h != SourceKind::Generic)
+                        && self.opts.source.is_none()
+                    {
+                        // Inside `Records`, `items` or `findings` the source is
+                        // known and no envelope nests: read the record directly.
+                        self.leaf(&b[r], hint, None, loc);
+                    } else if b[r.start] == b'{' {
                         self.object(b, r.start, Some(r.end), depth, hint, loc);
                     } else {
                         self.summary.seen += 1;
@@ -312,9 +441,11 @@ impl Framer<'_> {
                     self.summary.seen += 1;
                     let reason = scan_reason(e, b, at..b.len());
                     self.reject(loc, hint, reason, b[at..].to_vec());
+                    return None;
                 }
             }
         }
+        Some(elements.position())
     }
 
     /// An object: an envelope to open, or a record. `end` is `None` when the
@@ -385,19 +516,19 @@ impl Framer<'_> {
         }
         let sub = depth + 1;
         if let Some(a) = array("Records") {
-            self.array(b, a, sub, Some(SourceKind::Cloudtrail));
+            let _ = self.array(b, a, sub, Some(SourceKind::Cloudtrail));
             return true;
         }
         if let Some(a) = array("records").or_else(|| array("Findings")) {
-            self.array(b, a, sub, hint);
+            let _ = self.array(b, a, sub, hint);
             return true;
         }
         if let Some(a) = array("Events").filter(|_| k.members.len() <= 2) {
-            self.array(b, a, sub, hint);
+            let _ = self.array(b, a, sub, hint);
             return true;
         }
         if let Some(a) = array("items").filter(|_| k.str("kind").as_deref() == Some("EventList")) {
-            self.array(b, a, sub, Some(SourceKind::K8sAudit));
+            let _ = self.array(b, a, sub, Some(SourceKind::K8sAudit));
             return true;
         }
         if let Some(a) = array("value").filter(|_| {
@@ -405,7 +536,7 @@ impl Framer<'_> {
                 .iter()
                 .all(|m| m.key == b"value" || m.key.starts_with(b"@odata"))
         }) {
-            self.array(b, a, sub, hint);
+            let _ = self.array(b, a, sub, hint);
             return true;
         }
         if let Some(a) = array("logEvents").filter(|_| k.has("messageType")) {
@@ -436,7 +567,7 @@ impl Framer<'_> {
                 let ik = Keys { b, members: &inner };
                 match ik.member("findings").filter(|m| b[m.value.start] == b'[') {
                     Some(m) => {
-                        self.array(b, m.value.start, sub, Some(SourceKind::SecurityHub));
+                        let _ = self.array(b, m.value.start, sub, Some(SourceKind::SecurityHub));
                         true
                     }
                     None => false,
@@ -791,28 +922,22 @@ fn count_lines(b: &[u8]) -> u64 {
     memchr::memchr_iter(b'\n', b).count() as u64
 }
 
-/// After a first line that is not a complete JSON value: does the next
-/// non-empty line start a new record (JSON lines) rather than continue a
-/// pretty-printed document?
-fn second_line_starts_record(b: &[u8], i: usize) -> bool {
+/// JSON lines or one document? Decided from the first line alone, so that
+/// a one-line `{"Records":[…]}` object is not scanned an extra time: a
+/// JSON-lines file's first line is a whole record (it ends with `}` or `]`)
+/// and more follows; a pretty-printed document's first line opens it.
+fn first_line_is_a_record(b: &[u8], i: usize) -> bool {
     let Some(nl) = memchr::memchr(b'\n', &b[i..]).map(|k| i + k) else {
         return false;
     };
-    let first = std::str::from_utf8(&b[i..nl]).unwrap_or("").trim();
-    if first == "{"
-        || first == "["
-        || first.ends_with(',')
-        || first.ends_with('[')
-        || first.ends_with('{')
-        || first.ends_with(':')
-    {
+    if scan::skip_ws(b, nl) == b.len() {
         return false;
     }
-    let next = b[nl + 1..]
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .map(|k| nl + 1 + k);
-    next.is_some_and(|n| b[n] == b'{' && (n == nl + 1 || b[n - 1] == b'\n'))
+    let first = std::str::from_utf8(&b[i..nl]).unwrap_or("").trim_end();
+    first.len() > 1 && (first.ends_with('}') || first.ends_with(']'))
+        || (first.len() > 1
+            && !first.ends_with(['{', '[', ',', ':'])
+            && b.get(nl + 1) == Some(&b'{'))
 }
 
 /// A first line that looks like a CSV header: at least two comma-separated

@@ -31,22 +31,58 @@ pub fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// Bytes that matter inside a string: the closing quote and the escape.
+const IN_STRING: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t
+};
+
+/// Bytes that matter between strings in a container.
+const IN_CONTAINER: [bool; 256] = {
+    let mut t = [false; 256];
+    t[b'"' as usize] = true;
+    t[b'{' as usize] = true;
+    t[b'}' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
+
+/// The first quote or backslash in `b` from `i`, eight bytes at a time
+/// (the classic "has zero byte" test), then byte by byte at the tail.
+fn quote_or_escape(b: &[u8], mut i: usize) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTE: u64 = LO * b'"' as u64;
+    const ESC: u64 = LO * b'\\' as u64;
+    while let Some(chunk) = b.get(i..i + 8) {
+        let x = u64::from_le_bytes([
+            chunk[0], chunk[1], chunk[2], chunk[3], chunk[4], chunk[5], chunk[6], chunk[7],
+        ]);
+        let q = x ^ QUOTE;
+        let e = x ^ ESC;
+        let m = (q.wrapping_sub(LO) & !q | e.wrapping_sub(LO) & !e) & HI;
+        if m != 0 {
+            return Some(i + (m.trailing_zeros() / 8) as usize);
+        }
+        i += 8;
+    }
+    (i..b.len()).find(|&k| IN_STRING[b[k] as usize])
+}
+
 /// The end (exclusive) of the string whose opening quote is at `start`.
 pub fn string_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut i = start + 1;
     loop {
-        match memchr::memchr2(b'"', b'\\', &b[i.min(b.len())..]) {
-            None => return Err(ScanError::Truncated),
-            Some(k) => {
-                let at = i + k;
-                if b[at] == b'"' {
-                    return Ok(at + 1);
-                }
-                i = at + 2;
-                if i > b.len() {
-                    return Err(ScanError::Truncated);
-                }
-            }
+        i = quote_or_escape(b, i).ok_or(ScanError::Truncated)?;
+        if b[i] == b'"' {
+            return Ok(i + 1);
+        }
+        i += 2;
+        if i > b.len() {
+            return Err(ScanError::Truncated);
         }
     }
 }
@@ -73,6 +109,10 @@ fn container_end(b: &[u8], start: usize) -> Result<usize, ScanError> {
     let mut stack: Vec<u8> = Vec::with_capacity(16);
     let mut i = start;
     while i < b.len() {
+        if !IN_CONTAINER[b[i] as usize] {
+            i += 1;
+            continue;
+        }
         match b[i] {
             b'"' => {
                 i = string_end(b, i)?;
@@ -264,6 +304,16 @@ pub fn members(b: &[u8], start: usize) -> (Vec<Member<'_>>, Option<Stopped<'_>>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn string_end_agrees_with_serde(s in ".{0,64}", tail in "[a-z,\\]}\\\\\"]{0,8}") {
+            let lit = serde_json::to_string(&s).unwrap_or_default();
+            let text = format!("{lit}{tail}");
+            prop_assert_eq!(string_end(text.as_bytes(), 0), Ok(lit.len()));
+        }
+    }
 
     #[test]
     fn delimits_values() {

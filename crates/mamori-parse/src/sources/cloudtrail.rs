@@ -133,59 +133,65 @@ struct InsightDetails<'a> {
     insight_type: Text<'a>,
 }
 
-const AUTHENTICATION: &[&str] = &[
-    "ConsoleLogin",
-    "ExternalIdPDirectoryLogin",
-    "CheckMfa",
-    "CredentialChallenge",
-    "CredentialVerification",
-    "UserAuthentication",
-    "AssumeRole",
-    "AssumeRoleWithSAML",
-    "AssumeRoleWithWebIdentity",
-];
+fn is_authentication(name: &str) -> bool {
+    matches!(
+        name,
+        "ConsoleLogin"
+            | "ExternalIdPDirectoryLogin"
+            | "CheckMfa"
+            | "CredentialChallenge"
+            | "CredentialVerification"
+            | "UserAuthentication"
+            | "AssumeRole"
+            | "AssumeRoleWithSAML"
+            | "AssumeRoleWithWebIdentity"
+    )
+}
 
-const ACCOUNT_CHANGE: &[&str] = &[
-    "CreateUser",
-    "DeleteUser",
-    "UpdateUser",
-    "CreateRole",
-    "DeleteRole",
-    "UpdateRole",
-    "UpdateAssumeRolePolicy",
-    "AttachUserPolicy",
-    "DetachUserPolicy",
-    "PutUserPolicy",
-    "DeleteUserPolicy",
-    "AttachGroupPolicy",
-    "DetachGroupPolicy",
-    "PutGroupPolicy",
-    "DeleteGroupPolicy",
-    "AttachRolePolicy",
-    "DetachRolePolicy",
-    "PutRolePolicy",
-    "DeleteRolePolicy",
-    "CreateLoginProfile",
-    "UpdateLoginProfile",
-    "DeleteLoginProfile",
-    "CreateAccessKey",
-    "UpdateAccessKey",
-    "DeleteAccessKey",
-    "EnableMFADevice",
-    "DeactivateMFADevice",
-    "ResyncMFADevice",
-    "CreateVirtualMFADevice",
-    "DeleteVirtualMFADevice",
-    "ChangePassword",
-    "PasswordUpdated",
-    "AddUserToGroup",
-    "RemoveUserFromGroup",
-    "CreateGroup",
-    "DeleteGroup",
-    "UpdateGroup",
-    "CreateAccountAlias",
-    "DeleteAccountAlias",
-];
+fn is_account_change(name: &str) -> bool {
+    matches!(
+        name,
+        "CreateUser"
+            | "DeleteUser"
+            | "UpdateUser"
+            | "CreateRole"
+            | "DeleteRole"
+            | "UpdateRole"
+            | "UpdateAssumeRolePolicy"
+            | "AttachUserPolicy"
+            | "DetachUserPolicy"
+            | "PutUserPolicy"
+            | "DeleteUserPolicy"
+            | "AttachGroupPolicy"
+            | "DetachGroupPolicy"
+            | "PutGroupPolicy"
+            | "DeleteGroupPolicy"
+            | "AttachRolePolicy"
+            | "DetachRolePolicy"
+            | "PutRolePolicy"
+            | "DeleteRolePolicy"
+            | "CreateLoginProfile"
+            | "UpdateLoginProfile"
+            | "DeleteLoginProfile"
+            | "CreateAccessKey"
+            | "UpdateAccessKey"
+            | "DeleteAccessKey"
+            | "EnableMFADevice"
+            | "DeactivateMFADevice"
+            | "ResyncMFADevice"
+            | "CreateVirtualMFADevice"
+            | "DeleteVirtualMFADevice"
+            | "ChangePassword"
+            | "PasswordUpdated"
+            | "AddUserToGroup"
+            | "RemoveUserFromGroup"
+            | "CreateGroup"
+            | "DeleteGroup"
+            | "UpdateGroup"
+            | "CreateAccountAlias"
+            | "DeleteAccountAlias"
+    )
+}
 
 fn account_change_activity(name: &str) -> u32 {
     match name {
@@ -208,15 +214,34 @@ fn member<'a>(raw: Option<&'a RawValue>, name: &str) -> Option<String> {
     crate::json::scalar_text(v.get(name)?)
 }
 
+fn de_error(e: serde_json::Error) -> RejectReason {
+    if e.is_data() {
+        RejectReason::shape(KIND, e.to_string())
+    } else {
+        RejectReason::MalformedJson(e.to_string())
+    }
+}
+
 /// Normalizes one CloudTrail record.
 pub(crate) fn normalize(text: &str) -> Result<Event, RejectReason> {
-    let r: Record = serde_json::from_str(text).map_err(|e| {
-        if e.is_data() {
-            RejectReason::shape(KIND, e.to_string())
-        } else {
-            RejectReason::MalformedJson(e.to_string())
-        }
-    })?;
+    let r: Record = serde_json::from_str(text).map_err(de_error)?;
+    build(r, text)
+}
+
+/// Normalizes the CloudTrail record at the start of `text` (an element of a
+/// `Records` array) and says how many bytes it took, so that the array is
+/// walked by the JSON parser alone instead of being scanned first.
+pub(crate) fn normalize_prefix(text: &str) -> Result<(Event, usize), RejectReason> {
+    let mut stream = serde_json::Deserializer::from_str(text).into_iter::<Record>();
+    let r = match stream.next() {
+        Some(r) => r.map_err(de_error)?,
+        None => return Err(RejectReason::TruncatedJson),
+    };
+    let n = stream.byte_offset();
+    Ok((build(r, &text[..n])?, n))
+}
+
+fn build(r: Record<'_>, text: &str) -> Result<Event, RejectReason> {
     let name = r
         .event_name
         .get()
@@ -312,7 +337,7 @@ pub(crate) fn normalize(text: &str) -> Result<Event, RejectReason> {
             d.event_name.get().unwrap_or("")
         ));
         ev.status_id = status::OTHER;
-    } else if AUTHENTICATION.contains(&name) {
+    } else if is_authentication(name) {
         let logon = name == "ConsoleLogin"
             || name == "ExternalIdPDirectoryLogin"
             || name == "UserAuthentication"
@@ -347,7 +372,7 @@ pub(crate) fn normalize(text: &str) -> Result<Event, RejectReason> {
                 });
             }
         }
-    } else if ACCOUNT_CHANGE.contains(&name) {
+    } else if is_account_change(name) {
         ev.set_class(class::ACCOUNT_CHANGE, account_change_activity(name));
         if let Some(target) = member(r.request_parameters, "userName")
             .or_else(|| member(r.request_parameters, "roleName"))

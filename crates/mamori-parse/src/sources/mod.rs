@@ -135,64 +135,50 @@ pub(crate) fn dash(s: &str) -> Option<&str> {
     (s != "-" && !s.is_empty()).then_some(s)
 }
 
-/// The API Activity `activity_id` for an operation name, from its leading verb.
+/// The API Activity `activity_id` for an operation name, from its leading
+/// verb: the first CamelCase word (`CreateUser` → `Create`).
 pub(crate) fn api_activity(op: &str) -> u32 {
     use mamori_event::activity::*;
-    const VERBS: &[(&str, u32)] = &[
-        ("Create", CREATE),
-        ("Run", CREATE),
-        ("Generate", CREATE),
-        ("Import", CREATE),
-        ("Allocate", CREATE),
-        ("Get", READ),
-        ("List", READ),
-        ("Describe", READ),
-        ("Search", READ),
-        ("Lookup", READ),
-        ("Head", READ),
-        ("Batch Get", READ),
-        ("BatchGet", READ),
-        ("Select", READ),
-        ("Scan", READ),
-        ("Query", READ),
-        ("Update", UPDATE),
-        ("Put", UPDATE),
-        ("Modify", UPDATE),
-        ("Add", UPDATE),
-        ("Remove", UPDATE),
-        ("Start", UPDATE),
-        ("Stop", UPDATE),
-        ("Attach", UPDATE),
-        ("Detach", UPDATE),
-        ("Associate", UPDATE),
-        ("Disassociate", UPDATE),
-        ("Tag", UPDATE),
-        ("Untag", UPDATE),
-        ("Enable", UPDATE),
-        ("Disable", UPDATE),
-        ("Register", UPDATE),
-        ("Deregister", UPDATE),
-        ("Set", UPDATE),
-        ("Authorize", UPDATE),
-        ("Revoke", UPDATE),
-        ("Reset", UPDATE),
-        ("Change", UPDATE),
-        ("Replace", UPDATE),
-        ("Reboot", UPDATE),
-        ("Delete", DELETE),
-        ("Terminate", DELETE),
-        ("Release", DELETE),
-        ("Purge", DELETE),
-    ];
-    VERBS
-        .iter()
-        .find(|(v, _)| {
-            op.strip_prefix(v).is_some_and(|rest| {
-                rest.is_empty()
-                    || rest.starts_with(|c: char| c.is_ascii_uppercase() || c.is_ascii_digit())
-            })
-        })
-        .map_or(OTHER, |(_, a)| *a)
+    let end = op
+        .char_indices()
+        .skip(1)
+        .find(|(_, c)| c.is_ascii_uppercase() || c.is_ascii_digit())
+        .map_or(op.len(), |(i, _)| i);
+    match &op[..end] {
+        "Create" | "Run" | "Generate" | "Import" | "Allocate" | "Issue" | "Copy" | "Restore" => {
+            CREATE
+        }
+        "Get" | "List" | "Describe" | "Search" | "Lookup" | "Head" | "Select" | "Scan"
+        | "Query" | "Batch" | "View" => READ,
+        "Update" | "Put" | "Modify" | "Add" | "Remove" | "Start" | "Stop" | "Attach" | "Detach"
+        | "Associate" | "Disassociate" | "Tag" | "Untag" | "Enable" | "Disable" | "Register"
+        | "Deregister" | "Set" | "Authorize" | "Revoke" | "Reset" | "Change" | "Replace"
+        | "Reboot" | "Apply" => UPDATE,
+        "Delete" | "Terminate" | "Release" | "Purge" | "Cancel" => DELETE,
+        _ => OTHER,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn api_activity_reads_the_leading_verb() {
+        use mamori_event::activity::*;
+        for (op, want) in [
+            ("CreateUser", CREATE),
+            ("GetObject", READ),
+            ("ListBuckets", READ),
+            ("PutBucketPolicy", UPDATE),
+            ("DeleteTrail", DELETE),
+            ("StopLogging", UPDATE),
+            ("ConsoleLogin", OTHER),
+            ("Getaway", OTHER),
+            ("UpdateFunctionCode20150331v2", UPDATE),
+            ("Get", READ),
+        ] {
+            assert_eq!(super::api_activity(op), want, "{op}");
+        }
+    }
 }
 
 /// `activity_id` for a lower-case verb (`create`, `get`, `patch`…) as
