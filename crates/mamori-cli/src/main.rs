@@ -9,6 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Mamori: keep, read and search cloud security logs.
 #[derive(Parser)]
 #[command(name = "mamori", version, about)]

@@ -10,6 +10,9 @@ use mamori_event::{Event, Timestamp};
 use mamori_gen::{GenConfig, Generator, Object, Templates};
 use mamori_parse::{ParseOptions, Rejected, Sink};
 
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Deterministic log volume for tests and benchmarks.
 #[derive(Parser)]
 #[command(name = "mamori-gen", about)]
