@@ -343,4 +343,156 @@ impl Generator {
         self.seq += 1;
         Object { key: format!("AWSLogs/{account}/vpcflowlogs/us-east-1/{y:04}/{m:02}/{d:02}/{account}_vpcflowlogs_us-east-1_fl-{:08x}_{y:04}{m:02}{d:02}T0000Z_{:08x}.log.gz", self.seq, self.rng.next_u64() as u32), bytes: gzip(body.as_bytes()), events }
     }
+
+    /// ALB access-log entries, gzip'd, in the AWS key layout.
+    pub fn alb_object(&mut self, events: usize) -> Object {
+        let account = self.account();
+        let base = self.time();
+        let mut body = String::new();
+        const PATHS: &[&str] = &[
+            "/",
+            "/login",
+            "/api/orders",
+            "/admin/export?format=csv",
+            "/static/app.js",
+            "/.env",
+            "/wp-login.php",
+        ];
+        const AGENTS: &[&str] = &[
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/132.0",
+            "curl/8.5.0",
+            "python-requests/2.32.3",
+            "sqlmap/1.8",
+        ];
+        for _ in 0..events {
+            let t = Timestamp(base.0 + self.rng.below(300_000_000) as i64);
+            let client = self.ip();
+            let path = PATHS[self.rng.below(PATHS.len() as u64) as usize];
+            let agent = AGENTS[self.rng.below(AGENTS.len() as u64) as usize];
+            let status = [200, 200, 200, 302, 403, 404, 500][self.rng.below(7) as usize];
+            let trace = self.uuid();
+            body.push_str(&format!(
+                "https {t} app/web/50dc6c495c0c9188 {client}:{} 10.0.2.15:8080 0.001 0.0{} 0.000 {status} {status} {} {} \"GET https://shop.example.com:443{path} HTTP/1.1\" \"{agent}\" ECDHE-RSA-AES128-GCM-SHA256 TLSv1.2 arn:aws:elasticloadbalancing:us-east-1:{account}:targetgroup/web/73e2d6bc24d8a067 \"Root=1-{}\" \"shop.example.com\" \"-\" 0 {t} \"forward\" \"-\" \"-\" \"10.0.2.15:8080\" \"{status}\" \"-\" \"-\" TID_{}\n",
+                1024 + self.rng.below(60000),
+                self.rng.below(99),
+                200 + self.rng.below(2000),
+                300 + self.rng.below(50_000),
+                &trace[..24],
+                &trace[24..]
+            ));
+        }
+        let (y, m, d) = base.date();
+        self.seq += 1;
+        Object { key: format!("AWSLogs/{account}/elasticloadbalancing/us-east-1/{y:04}/{m:02}/{d:02}/{account}_elasticloadbalancing_us-east-1_app.web.50dc6c495c0c9188_{y:04}{m:02}{d:02}T0000Z_10.0.0.5_{:08x}.log.gz", self.rng.next_u64() as u32), bytes: gzip(body.as_bytes()), events }
+    }
+
+    /// sshd and sudo lines as `/var/log/auth.log` holds them (RFC 3164).
+    pub fn syslog_object(&mut self, events: usize) -> Object {
+        let mut body = String::new();
+        for _ in 0..events {
+            let t = self.time().to_string();
+            let (_, mo, d) = self.time().date();
+            let month = mamori_event::MONTHS[(mo - 1) as usize];
+            let ip = self.ip();
+            let p = self.rng.below(self.cfg.principals as u64);
+            let pid = 1000 + self.rng.below(60000);
+            let port = 1024 + self.rng.below(60000);
+            let msg = match self.rng.below(4) {
+                0 => format!("sshd[{pid}]: Failed password for invalid user admin{p} from {ip} port {port} ssh2"),
+                1 => format!("sshd[{pid}]: Accepted publickey for user-{p:04} from {ip} port {port} ssh2"),
+                2 => format!("sshd[{pid}]: Invalid user test{p} from {ip} port {port}"),
+                _ => format!("sudo:  user-{p:04} : TTY=pts/0 ; PWD=/home/user-{p:04} ; USER=root ; COMMAND=/usr/bin/id"),
+            };
+            body.push_str(&format!(
+                "{month} {d:>2} {} host-{} {msg}\n",
+                &t[11..19],
+                p % 7
+            ));
+        }
+        self.seq += 1;
+        Object {
+            key: format!("syslog/auth-{:06}.log", self.seq),
+            bytes: body.into_bytes(),
+            events,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn templates() -> Templates {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/samples");
+        Templates::load(&[&root])
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_bytes() {
+        let a = Generator::new(GenConfig::default(), templates()).cloudtrail_object(50);
+        let b = Generator::new(GenConfig::default(), templates()).cloudtrail_object(50);
+        let c = Generator::new(
+            GenConfig {
+                seed: 7,
+                ..GenConfig::default()
+            },
+            templates(),
+        )
+        .cloudtrail_object(50);
+        assert_eq!((a.key.as_str(), &a.bytes), (b.key.as_str(), &b.bytes));
+        assert_ne!(a.bytes, c.bytes);
+    }
+
+    #[test]
+    fn every_kind_is_read_back_whole_by_the_parser() {
+        let t = templates();
+        assert!(t.complete());
+        let mut g = Generator::new(GenConfig::default(), t);
+        let objects = [
+            g.cloudtrail_object(300),
+            g.k8s_object(100),
+            g.entra_object(100),
+            g.vpc_object(100),
+            g.alb_object(100),
+            g.syslog_object(100),
+        ];
+        let want = [
+            mamori_event::SourceKind::Cloudtrail,
+            mamori_event::SourceKind::K8sAudit,
+            mamori_event::SourceKind::EntraSignin,
+            mamori_event::SourceKind::VpcFlow,
+            mamori_event::SourceKind::Alb,
+            mamori_event::SourceKind::Syslog,
+        ];
+        for (o, kind) in objects.iter().zip(want) {
+            let out = mamori_parse::parse_to_vec(
+                &o.key,
+                &o.bytes,
+                &mamori_parse::ParseOptions::default(),
+            );
+            assert_eq!(
+                (out.summary.normalized as usize, out.summary.rejected),
+                (o.events, 0),
+                "{}: {:?}",
+                o.key,
+                out.rejected.first()
+            );
+            assert_eq!(out.summary.main_source(), Some(kind), "{}", o.key);
+        }
+        assert!(
+            objects[0].key.starts_with("AWSLogs/")
+                && objects[0].key.contains("/CloudTrail/")
+                && objects[0].key.ends_with(".json.gz")
+        );
+        let uids: std::collections::HashSet<String> = mamori_parse::parse_to_vec(
+            &objects[0].key,
+            &objects[0].bytes,
+            &mamori_parse::ParseOptions::default(),
+        )
+        .events
+        .into_iter()
+        .map(|e| e.uid)
+        .collect();
+        assert_eq!(uids.len(), 300, "event ids are unique");
+    }
 }

@@ -33,6 +33,8 @@ enum Kind {
     K8s,
     Entra,
     Vpc,
+    Alb,
+    Syslog,
 }
 
 #[derive(Subcommand)]
@@ -116,6 +118,8 @@ fn make(gen: &mut Generator, kind: Kind, n: usize) -> Object {
         Kind::K8s => gen.k8s_object(n),
         Kind::Entra => gen.entra_object(n),
         Kind::Vpc => gen.vpc_object(n),
+        Kind::Alb => gen.alb_object(n),
+        Kind::Syslog => gen.syslog_object(n),
     }
 }
 

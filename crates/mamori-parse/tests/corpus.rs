@@ -244,7 +244,10 @@ const GROUPS: &[Group] = &[
 /// whose keys Panther lower-cased (`eventname`, `insertid`) or that keep only
 /// a field or two are not their source's shape and are read as generic JSON.
 /// The one reject is a CloudTrail template whose `eventTime` is `"..."`.
-const PANTHER: &[(&str, u64, &[(SourceKind, u64)], u64)] = &[
+/// (file, tests, events per source, rejects).
+type PantherCase = (&'static str, u64, &'static [(SourceKind, u64)], u64);
+
+const PANTHER: &[PantherCase] = &[
     ("AWS.ALB.jsonl", 1, &[(Generic, 1)], 0),
     (
         "AWS.CloudTrail.jsonl",

@@ -209,7 +209,7 @@ fn account_change_activity(name: &str) -> u32 {
 }
 
 /// Reads a JSON object member as a string without parsing the rest.
-fn member<'a>(raw: Option<&'a RawValue>, name: &str) -> Option<String> {
+fn member(raw: Option<&RawValue>, name: &str) -> Option<String> {
     let v: serde_json::Map<String, serde_json::Value> = serde_json::from_str(raw?.get()).ok()?;
     crate::json::scalar_text(v.get(name)?)
 }

@@ -159,28 +159,6 @@ pub(crate) fn api_activity(op: &str) -> u32 {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn api_activity_reads_the_leading_verb() {
-        use mamori_event::activity::*;
-        for (op, want) in [
-            ("CreateUser", CREATE),
-            ("GetObject", READ),
-            ("ListBuckets", READ),
-            ("PutBucketPolicy", UPDATE),
-            ("DeleteTrail", DELETE),
-            ("StopLogging", UPDATE),
-            ("ConsoleLogin", OTHER),
-            ("Getaway", OTHER),
-            ("UpdateFunctionCode20150331v2", UPDATE),
-            ("Get", READ),
-        ] {
-            assert_eq!(super::api_activity(op), want, "{op}");
-        }
-    }
-}
-
 /// `activity_id` for a lower-case verb (`create`, `get`, `patch`…) as
 /// Kubernetes and GCP method names use them.
 pub(crate) fn verb_activity(verb: &str) -> u32 {
@@ -216,5 +194,27 @@ pub(crate) fn severity_word(s: &str) -> u8 {
         "high" | "error" => HIGH,
         "critical" | "alert" | "emergency" | "fatal" => CRITICAL,
         _ => UNKNOWN,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn api_activity_reads_the_leading_verb() {
+        use mamori_event::activity::*;
+        for (op, want) in [
+            ("CreateUser", CREATE),
+            ("GetObject", READ),
+            ("ListBuckets", READ),
+            ("PutBucketPolicy", UPDATE),
+            ("DeleteTrail", DELETE),
+            ("StopLogging", UPDATE),
+            ("ConsoleLogin", OTHER),
+            ("Getaway", OTHER),
+            ("UpdateFunctionCode20150331v2", UPDATE),
+            ("Get", READ),
+        ] {
+            assert_eq!(super::api_activity(op), want, "{op}");
+        }
     }
 }
