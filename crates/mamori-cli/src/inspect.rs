@@ -94,18 +94,14 @@ fn walk(path: &Path, out: &mut Vec<Input>) -> Result<()> {
         out.push(Input::Stdin);
         return Ok(());
     }
-    let meta = fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
-    if meta.is_dir() {
-        let mut entries: Vec<PathBuf> = fs::read_dir(path)
-            .with_context(|| format!("cannot list {}", path.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        entries.sort();
-        for e in entries {
-            walk(&e, out)?;
+    for entry in walkdir::WalkDir::new(path)
+        .follow_links(true)
+        .sort_by_file_name()
+    {
+        let entry = entry.with_context(|| format!("cannot read {}", path.display()))?;
+        if entry.file_type().is_file() {
+            out.push(Input::File(entry.into_path()));
         }
-    } else {
-        out.push(Input::File(path.to_owned()));
     }
     Ok(())
 }

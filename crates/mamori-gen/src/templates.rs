@@ -18,31 +18,20 @@ pub struct Templates {
     pub entra: Vec<Value>,
 }
 
-fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    let mut entries: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
-
 impl Templates {
     /// Reads every record under `dirs` with Mamori's own parser and keeps the
     /// originals of the kinds the generator replays. Only records in the
     /// provider's own shape are kept (Entra sign-ins must be diagnostic records).
     pub fn load(dirs: &[&Path]) -> Templates {
         let mut t = Templates::default();
-        let mut files = Vec::new();
-        for d in dirs {
-            walk(d, &mut files);
-        }
-        for f in files {
-            let Ok(bytes) = fs::read(&f) else { continue };
+        let files = dirs
+            .iter()
+            .flat_map(|d| walkdir::WalkDir::new(d).sort_by_file_name())
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file());
+        for entry in files {
+            let f = entry.path();
+            let Ok(bytes) = fs::read(f) else { continue };
             let out = parse_to_vec(&f.display().to_string(), &bytes, &ParseOptions::default());
             for ev in out.events {
                 let Ok(v) = serde_json::from_str::<Value>(&ev.raw) else {

@@ -2,25 +2,14 @@
 //! samples and of the corpus logs. Whatever the damage, nothing panics and
 //! every record seen is either normalized or rejected.
 
+mod common;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 
 use mamori_parse::{parse_to_vec, ParseOptions, ParseOutput, Timestamp};
 use proptest::prelude::*;
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(rd) = fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = rd.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
 
 /// The inputs: every sample file, and the corpus logs when `../shared` is there.
 fn inputs() -> &'static [(String, Vec<u8>)] {
@@ -28,7 +17,7 @@ fn inputs() -> &'static [(String, Vec<u8>)] {
     INPUTS.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let mut files = Vec::new();
-        walk(&root.join("testdata/samples"), &mut files);
+        files.extend(common::files_under(&root.join("testdata/samples")));
         let corpus = root.join("../shared/corpus");
         for d in [
             "stratus-red-team-detonations/aws",
@@ -39,7 +28,7 @@ fn inputs() -> &'static [(String, Vec<u8>)] {
             "alertchain-findings",
             "otrf-security-datasets/azure-golden-saml",
         ] {
-            walk(&corpus.join(d), &mut files);
+            files.extend(common::files_under(&corpus.join(d)));
         }
         files
             .push(corpus.join(

@@ -4,31 +4,16 @@
 mod common;
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::{check_golden, opts};
 use mamori_parse::{parse_to_vec, SourceKind};
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .expect("samples dir")
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out);
-        } else {
-            out.push(p);
-        }
-    }
-}
 
 #[test]
 fn samples_match_their_goldens() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/samples");
     let mut files = Vec::new();
-    walk(&root, &mut files);
+    files.extend(common::files_under(&root));
     let mut failures = Vec::new();
     let mut total = 0;
     let mut kinds = std::collections::BTreeSet::new();

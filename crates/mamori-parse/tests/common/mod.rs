@@ -1,7 +1,8 @@
-//! Helpers shared by the golden tests.
+//! Helpers shared by the integration tests (each test file uses some of them).
+#![allow(dead_code)]
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use mamori_parse::{ParseOptions, ParseOutput, Timestamp};
 
@@ -60,4 +61,15 @@ pub fn check_golden(rel: &str, out: &ParseOutput, failures: &mut Vec<String>) {
             got.lines().nth(line).unwrap_or("<end>")
         ));
     }
+}
+
+/// Every file under `dir`, sorted; none when `dir` does not exist.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    walkdir::WalkDir::new(dir)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(walkdir::DirEntry::into_path)
+        .collect()
 }

@@ -1,17 +1,20 @@
 //! Finding records in a file: JSON documents, JSON lines, text lines and
-//! CSV; removing delivery envelopes; handing each record to its source's
+//! CSV; removing delivery envelopes (`envelope.rs`); reading text lines
+//! (`text.rs`); handing each record to its source's
 //! parser; and accounting for every record seen.
+
+mod envelope;
+mod text;
 
 use std::ops::Range;
 
-use base64::Engine;
 use mamori_event::{Event, SourceKind, TimeFlag, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::decode::decode;
 use crate::detect::{detect, Keys};
 use crate::scan::{self, Elements, ScanError};
-use crate::sources::{self, alb, syslog, vpc_flow, RecordCtx};
+use crate::sources::{self, RecordCtx};
 use crate::{FileSummary, ParseOptions, RejectReason, Rejected, Sink};
 
 /// How deep envelopes may nest (EventBridge in JSON lines in a CloudWatch
@@ -154,7 +157,7 @@ impl Framer<'_> {
                 self.summary.container = "json-document";
                 self.sequence(b, i);
             }
-        } else if let Some(header_end) = csv_header(b, i) {
+        } else if let Some(header_end) = text::csv_header(b, i) {
             self.summary.container = "csv";
             self.csv(b, i, header_end);
         } else {
@@ -494,200 +497,6 @@ impl Framer<'_> {
         self.leaf(&b[start..end], hint, Some(&keys), loc);
     }
 
-    /// Opens a delivery envelope; returns false when `keys` is a record.
-    fn envelope(
-        &mut self,
-        b: &[u8],
-        k: &Keys,
-        depth: u8,
-        hint: Option<SourceKind>,
-        loc: Loc,
-    ) -> bool {
-        let array = |name: &str| {
-            k.member(name)
-                .filter(|m| b[m.value.start] == b'[')
-                .map(|m| m.value.start)
-        };
-        if k.has("digestStartTime") && k.has("digestEndTime") {
-            self.summary
-                .set_aside
-                .push("CloudTrail digest file (integrity record, not events)".into());
-            return true;
-        }
-        let sub = depth + 1;
-        if let Some(a) = array("Records") {
-            let _ = self.array(b, a, sub, Some(SourceKind::Cloudtrail));
-            return true;
-        }
-        if let Some(a) = array("records").or_else(|| array("Findings")) {
-            let _ = self.array(b, a, sub, hint);
-            return true;
-        }
-        if let Some(a) = array("Events").filter(|_| k.members.len() <= 2) {
-            let _ = self.array(b, a, sub, hint);
-            return true;
-        }
-        if let Some(a) = array("items").filter(|_| k.str("kind").as_deref() == Some("EventList")) {
-            let _ = self.array(b, a, sub, Some(SourceKind::K8sAudit));
-            return true;
-        }
-        if let Some(a) = array("value").filter(|_| {
-            k.members
-                .iter()
-                .all(|m| m.key == b"value" || m.key.starts_with(b"@odata"))
-        }) {
-            let _ = self.array(b, a, sub, hint);
-            return true;
-        }
-        if let Some(a) = array("logEvents").filter(|_| k.has("messageType")) {
-            if k.str("messageType").as_deref() == Some("CONTROL_MESSAGE") {
-                self.summary
-                    .set_aside
-                    .push("CloudWatch Logs control message".into());
-            } else {
-                self.cloudwatch(b, a, sub, loc);
-            }
-            return true;
-        }
-        if let (Some(dt), Some(detail)) = (k.str("detail-type"), k.member("detail")) {
-            let dt = dt.into_owned();
-            let kind = if dt.ends_with("via CloudTrail") {
-                Some(SourceKind::Cloudtrail)
-            } else if dt == "GuardDuty Finding" {
-                Some(SourceKind::Guardduty)
-            } else {
-                None
-            };
-            let saved = self.delivery;
-            if let Some(t) = k.str("time").and_then(|t| Timestamp::parse_iso8601(&t)) {
-                self.delivery = Some(t);
-            }
-            let handled = if dt.starts_with("Security Hub Findings") {
-                let inner = scan::members(b, detail.value.start).0;
-                let ik = Keys { b, members: &inner };
-                match ik.member("findings").filter(|m| b[m.value.start] == b'[') {
-                    Some(m) => {
-                        let _ = self.array(b, m.value.start, sub, Some(SourceKind::SecurityHub));
-                        true
-                    }
-                    None => false,
-                }
-            } else if let Some(kind) = kind.filter(|_| b[detail.value.start] == b'{') {
-                self.object(
-                    b,
-                    detail.value.start,
-                    Some(detail.value.end),
-                    sub,
-                    Some(kind),
-                    loc,
-                );
-                true
-            } else {
-                false
-            };
-            self.delivery = saved;
-            return handled;
-        }
-        if let Some(s) = k.str("CloudTrailEvent") {
-            self.decoded(
-                s.into_owned().into_bytes(),
-                sub,
-                Some(SourceKind::Cloudtrail),
-                loc,
-            );
-            return true;
-        }
-        if let (Some(cat), Some(props)) = (k.str("category"), k.member("properties")) {
-            if cat.starts_with("kube-audit") && b[props.value.start] == b'{' {
-                let inner = scan::members(b, props.value.start).0;
-                if let Some(log) = (Keys { b, members: &inner }).str("log") {
-                    self.decoded(
-                        log.into_owned().into_bytes(),
-                        sub,
-                        Some(SourceKind::K8sAudit),
-                        loc,
-                    );
-                    return true;
-                }
-            }
-        }
-        if let (Some(msg), true) = (k.member("message"), k.has("subscription")) {
-            if b[msg.value.start] == b'{' {
-                let inner = scan::members(b, msg.value.start).0;
-                if let Some(data) = (Keys { b, members: &inner }).str("data") {
-                    match base64::engine::general_purpose::STANDARD.decode(data.as_bytes()) {
-                        Ok(bytes) => self.decoded(bytes, sub, hint, loc),
-                        Err(e) => {
-                            self.summary.seen += 1;
-                            let reason = RejectReason::shape(
-                                SourceKind::GcpAudit,
-                                format!("Pub/Sub message data is not base64: {e}"),
-                            );
-                            self.reject(loc, hint, reason, b[msg.value.clone()].to_vec());
-                        }
-                    }
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    /// A record carried as a string inside another (LookupEvents, AKS, Pub/Sub).
-    fn decoded(&mut self, bytes: Vec<u8>, depth: u8, hint: Option<SourceKind>, loc: Loc) {
-        let i = scan::skip_ws(&bytes, 0);
-        match scan::value_end(&bytes, i) {
-            Ok(end) if i < bytes.len() && scan::skip_ws(&bytes, end) == bytes.len() => {
-                self.value(&bytes, i..end, depth, hint, loc)
-            }
-            _ => {
-                self.summary.seen += 1;
-                let reason = malformed(&bytes);
-                self.reject(loc, hint, reason, bytes);
-            }
-        }
-    }
-
-    /// CloudWatch Logs subscription `logEvents[]`: each `message` is a record.
-    fn cloudwatch(&mut self, b: &[u8], start: usize, depth: u8, loc: Loc) {
-        let saved = self.delivery;
-        for step in Elements::new(b, start) {
-            let Ok(r) = step else {
-                self.summary.seen += 1;
-                self.reject(loc, None, RejectReason::TruncatedJson, b[start..].to_vec());
-                break;
-            };
-            let members = scan::members(b, r.start).0;
-            let k = Keys {
-                b,
-                members: &members,
-            };
-            if let Some(ts) = k.member("timestamp").and_then(|m| {
-                std::str::from_utf8(&b[m.value.clone()])
-                    .ok()?
-                    .parse::<i64>()
-                    .ok()
-            }) {
-                self.delivery = Timestamp::from_millis(ts);
-            }
-            match k.str("message") {
-                Some(m) if m.trim_start().starts_with(['{', '[']) => {
-                    self.decoded(m.into_owned().into_bytes(), depth, None, loc)
-                }
-                Some(m) => self.text_line(m.as_bytes(), loc),
-                None => {
-                    self.summary.seen += 1;
-                    let reason = RejectReason::shape(
-                        SourceKind::Generic,
-                        "a CloudWatch Logs event needs a `message` string",
-                    );
-                    self.reject(loc, None, reason, b[r].to_vec());
-                }
-            }
-        }
-        self.delivery = saved;
-    }
-
     /// One JSON record.
     fn leaf(&mut self, bytes: &[u8], hint: Option<SourceKind>, keys: Option<&Keys>, loc: Loc) {
         self.summary.seen += 1;
@@ -718,149 +527,6 @@ impl Framer<'_> {
         match sources::normalize_json(kind, text, &mut ctx) {
             Ok(ev) => self.accept(ev, &ctx),
             Err(reason) => self.reject(loc, Some(kind), reason, bytes.to_vec()),
-        }
-    }
-
-    /// One text line (VPC Flow Logs, ALB, syslog).
-    fn text_line(&mut self, bytes: &[u8], loc: Loc) {
-        let text = match std::str::from_utf8(bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                self.summary.seen += 1;
-                return self.reject(
-                    loc,
-                    None,
-                    RejectReason::InvalidUtf8(e.valid_up_to()),
-                    bytes.to_vec(),
-                );
-            }
-        };
-        if self.opts.source.is_none_or(|s| s == SourceKind::VpcFlow) {
-            if let Some(h) = vpc_flow::header(text) {
-                self.vpc_header = Some(h);
-                return;
-            }
-        }
-        self.summary.seen += 1;
-        if bytes.len() > self.opts.max_record_bytes {
-            let reason = RejectReason::TooLarge {
-                size: bytes.len(),
-                limit: self.opts.max_record_bytes,
-            };
-            return self.reject(loc, None, reason, bytes.to_vec());
-        }
-        let reference = self.delivery.unwrap_or(self.opts.ingest_time);
-        let header_fits = self
-            .vpc_header
-            .as_ref()
-            .is_some_and(|h| text.split_ascii_whitespace().count() == h.len());
-        let kind = match self.opts.source {
-            Some(k) => k,
-            None if header_fits => SourceKind::VpcFlow,
-            None if syslog::looks_like(text, reference) => SourceKind::Syslog,
-            None if alb::looks_like(text) => SourceKind::Alb,
-            None if vpc_flow::looks_default(text) => SourceKind::VpcFlow,
-            None => {
-                let reason = RejectReason::UnknownFormat(
-                    "the line is not JSON, VPC Flow Logs, ALB or syslog".into(),
-                );
-                return self.reject(loc, None, reason, bytes.to_vec());
-            }
-        };
-        let result = match kind {
-            SourceKind::VpcFlow => {
-                let default: Vec<String> = vpc_flow::DEFAULT_FIELDS
-                    .iter()
-                    .map(|s| (*s).to_owned())
-                    .collect();
-                vpc_flow::normalize_text(text, self.vpc_header.as_deref().unwrap_or(&default))
-            }
-            SourceKind::Alb => alb::normalize(text),
-            SourceKind::Syslog => syslog::normalize(text, reference),
-            other => Err(RejectReason::shape(
-                other,
-                "a text line cannot be read as this JSON source",
-            )),
-        };
-        let ctx = RecordCtx::default();
-        match result {
-            Ok(ev) => self.accept(ev, &ctx),
-            Err(reason) => self.reject(loc, Some(kind), reason, bytes.to_vec()),
-        }
-    }
-
-    /// CSV with a header row: each row becomes a generic JSON record.
-    fn csv(&mut self, b: &[u8], start: usize, header_end: usize) {
-        let mut rdr = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&b[start..]);
-        let mut headers = csv::ByteRecord::new();
-        if rdr.read_byte_record(&mut headers).is_err() {
-            return;
-        }
-        let headers: Vec<String> = headers
-            .iter()
-            .map(|h| String::from_utf8_lossy(h).trim().to_owned())
-            .collect();
-        let _ = header_end;
-        let mut rec = csv::ByteRecord::new();
-        loop {
-            let pos = rdr.position().clone();
-            let begin = start + pos.byte() as usize;
-            let loc = Loc {
-                line: pos.line() + count_lines(&b[..start]),
-                offset: begin as u64,
-            };
-            match rdr.read_byte_record(&mut rec) {
-                Ok(false) => break,
-                Ok(true) => {}
-                Err(e) => {
-                    self.summary.seen += 1;
-                    let stop = start + rdr.position().byte() as usize;
-                    self.reject(
-                        loc,
-                        None,
-                        RejectReason::shape(SourceKind::Generic, format!("CSV: {e}")),
-                        b[begin..stop.max(begin)].to_vec(),
-                    );
-                    continue;
-                }
-            }
-            let stop = start + rdr.position().byte() as usize;
-            let raw = &b[begin..stop];
-            let raw = raw.strip_suffix(b"\n").unwrap_or(raw);
-            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-            self.summary.seen += 1;
-            let text = match std::str::from_utf8(raw) {
-                Ok(t) => t,
-                Err(e) => {
-                    self.reject(
-                        loc,
-                        None,
-                        RejectReason::InvalidUtf8(e.valid_up_to()),
-                        raw.to_vec(),
-                    );
-                    continue;
-                }
-            };
-            let mut obj = serde_json::Map::new();
-            for (i, field) in rec.iter().enumerate() {
-                let key = headers
-                    .get(i)
-                    .filter(|h| !h.is_empty())
-                    .cloned()
-                    .unwrap_or_else(|| format!("column_{}", i + 1));
-                obj.insert(
-                    key,
-                    serde_json::Value::String(String::from_utf8_lossy(field).into_owned()),
-                );
-            }
-            let mut ev = sources::generic::from_object(&obj, text);
-            ev.product = "CSV".into();
-            ev.fields = Some(serde_json::Value::Object(obj).to_string());
-            let ctx = RecordCtx::default();
-            self.accept(ev, &ctx);
         }
     }
 
@@ -938,27 +604,4 @@ fn first_line_is_a_record(b: &[u8], i: usize) -> bool {
         || (first.len() > 1
             && !first.ends_with(['{', '[', ',', ':'])
             && b.get(nl + 1) == Some(&b'{'))
-}
-
-/// A first line that looks like a CSV header: at least two comma-separated
-/// names made of letters, digits, spaces and `_-@.()/`.
-fn csv_header(b: &[u8], i: usize) -> Option<usize> {
-    let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |k| i + k);
-    let line = std::str::from_utf8(&b[i..end]).ok()?.trim_end_matches('\r');
-    let names: Vec<&str> = line
-        .split(',')
-        .map(|s| s.trim().trim_matches('"'))
-        .collect();
-    let ok = names.len() >= 3
-        && names.iter().all(|n| {
-            !n.is_empty()
-                && n.len() <= 64
-                && n.chars()
-                    .all(|c| c.is_alphanumeric() || " _-@.()/".contains(c))
-        })
-        && names.iter().any(|n| n.chars().any(char::is_alphabetic))
-        && !names
-            .iter()
-            .all(|n| n.chars().all(|c| c.is_ascii_digit() || c == '.'));
-    ok.then_some(end)
 }
