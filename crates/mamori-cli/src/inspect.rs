@@ -47,7 +47,7 @@ enum ReportFormat {
     Json,
 }
 
-fn parse_kind(s: &str) -> Result<SourceKind, String> {
+pub(crate) fn parse_kind(s: &str) -> Result<SourceKind, String> {
     SourceKind::from_name(s).ok_or_else(|| {
         let names: Vec<&str> = SourceKind::ALL.iter().map(|k| k.as_str()).collect();
         format!("unknown source {s:?}; expected one of {}", names.join(", "))
@@ -87,6 +87,16 @@ impl Input {
             Input::Embedded(_, b) => Ok(b.to_vec()),
         }
     }
+}
+
+/// The current time.
+pub(crate) fn now() -> Timestamp {
+    Timestamp(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_micros() as i64)
+            .unwrap_or(0),
+    )
 }
 
 fn walk(path: &Path, out: &mut Vec<Input>) -> Result<()> {

@@ -2,8 +2,10 @@
 //! parsing, file walking and output; all reading and mapping is in the
 //! library crates.
 
+mod config;
 mod inspect;
 mod samples;
+mod store_cmd;
 
 use std::process::ExitCode;
 
@@ -16,6 +18,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Parser)]
 #[command(name = "mamori", version, about)]
 struct Cli {
+    /// Configuration file (default: ./mamori.toml when present).
+    #[arg(long, global = true)]
+    config: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -25,13 +30,20 @@ enum Command {
     /// Read log files and report, per file, the detected source and how many
     /// records were seen, normalized and rejected (and why).
     Inspect(inspect::InspectArgs),
+    /// Read log files and append their events to the store, durably and exactly once.
+    Ingest(store_cmd::IngestArgs),
+    /// Look after the store: stats, verify, compact, retention.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCmd),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = config::Config::load(cli.config.as_deref()).and_then(|config| match cli.command {
         Command::Inspect(args) => inspect::run(args),
-    };
+        Command::Ingest(args) => store_cmd::ingest(args, &config),
+        Command::Store(cmd) => store_cmd::store(cmd, &config),
+    });
     match result {
         Ok(code) => code,
         Err(err) => {

@@ -1,0 +1,48 @@
+//! The configuration file (`mamori.toml`), and where the data directory is.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+
+/// `mamori.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// `[store]`.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// `[retention]`: days to keep, per source kind, and `default`.
+    #[serde(default)]
+    pub retention: BTreeMap<String, u32>,
+}
+
+/// `[store]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The data directory.
+    pub data: Option<PathBuf>,
+}
+
+impl Config {
+    /// Reads `path`, or `./mamori.toml` when it exists, or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<Config> {
+        let path = match path {
+            Some(p) => p.to_owned(),
+            None if Path::new("mamori.toml").exists() => PathBuf::from("mamori.toml"),
+            None => return Ok(Config::default()),
+        };
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read config {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("config {}", path.display()))
+    }
+
+    /// The data directory: `--data` or `MAMORI_DATA` (given as `flag`), then the config, then `./mamori-data`.
+    pub fn data_dir(&self, flag: Option<&Path>) -> PathBuf {
+        flag.map(Path::to_owned)
+            .or_else(|| self.store.data.clone())
+            .unwrap_or_else(|| PathBuf::from("mamori-data"))
+    }
+}

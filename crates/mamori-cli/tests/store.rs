@@ -1,0 +1,228 @@
+//! End-to-end tests of `mamori ingest` and `mamori store`: they run the binary.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use mamori_gen::{GenConfig, Generator, SplitMix64, Templates};
+
+fn mamori(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MAMORI_DATA")
+        .output()
+        .expect("run mamori")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn samples() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata/samples")
+        .display()
+        .to_string()
+}
+
+fn stats_events(dir: &Path, data: &str) -> u64 {
+    let out = mamori(&["store", "stats", "--json", "--data", data], dir);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stats json");
+    v["total"]["events"].as_u64().unwrap_or(0)
+}
+
+#[test]
+fn ingest_stats_verify_and_a_second_ingest_adds_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = mamori(&["ingest", &samples()], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("42 written"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        dir.path().join("mamori-data/manifest.jsonl").exists(),
+        "default data directory"
+    );
+    assert_eq!(stats_events(dir.path(), "mamori-data"), 42);
+    let out = mamori(&["store", "verify"], dir.path());
+    assert!(
+        out.status.success() && text(&out.stdout).starts_with("ok:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = mamori(&["ingest", &samples()], dir.path());
+    assert!(
+        text(&out.stdout).contains("0 read, 18 already stored"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // Tampering is found, named, and makes verify fail.
+    let seg = walkdir::WalkDir::new(dir.path().join("mamori-data/events"))
+        .into_iter()
+        .filter_map(Result::ok)
+        .find(|e| e.file_type().is_file())
+        .expect("a segment");
+    std::fs::write(seg.path(), b"not parquet").expect("tamper");
+    let out = mamori(&["store", "verify"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stdout).contains("modified"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn data_directory_comes_from_flag_env_or_config() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(
+        dir.path().join("mamori.toml"),
+        "[store]\ndata = \"from-config\"\n[retention]\ndefault = 30\n",
+    )
+    .expect("config");
+    let out = mamori(&["ingest", &format!("{}/syslog", samples())], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("from-config/manifest.jsonl").exists());
+    let out = Command::new(env!("CARGO_BIN_EXE_mamori"))
+        .args(["ingest", &format!("{}/k8s", samples())])
+        .current_dir(dir.path())
+        .env("MAMORI_DATA", "from-env")
+        .output()
+        .expect("run");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(dir.path().join("from-env/manifest.jsonl").exists());
+    std::fs::write(dir.path().join("mamori.toml"), "[store]\ndta = 1\n").expect("bad config");
+    let out = mamori(&["store", "stats"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("mamori.toml") && text(&out.stderr).contains("dta"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// Installs DuckDB for Python if it is missing (a registry package, on loopback-free pip).
+fn duckdb_python() -> bool {
+    let ok = |c: &mut Command| {
+        c.stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    ok(Command::new("python3").args(["-c", "import duckdb, pytz"]))
+        || ok(Command::new("python3").args(["-m", "pip", "install", "--quiet", "duckdb", "pytz"]))
+}
+
+#[test]
+fn duckdb_reads_every_event_with_hive_partitioning() {
+    assert!(
+        duckdb_python(),
+        "python3 with duckdb is needed (python3 -m pip install duckdb pytz)"
+    );
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = mamori(&["ingest", &samples(), "--batch-events", "5"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let script = "import duckdb; r = duckdb.sql(\"select count(*), count(distinct uid), count(distinct source), min(date)::varchar from read_parquet('mamori-data/events/**/*.parquet', hive_partitioning = true)\").fetchall()[0]; print(*r)";
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .current_dir(dir.path())
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "42 42 12 2026-11-20");
+}
+
+#[test]
+fn sigkill_at_random_points_loses_and_doubles_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("input");
+    let templates = Templates::load(&[Path::new(&samples())]);
+    let mut gen = Generator::new(
+        GenConfig {
+            seed: 11,
+            ..GenConfig::default()
+        },
+        templates,
+    );
+    let mut objects = Vec::new();
+    for _ in 0..30 {
+        objects.push(gen.cloudtrail_object(300));
+    }
+    for _ in 0..10 {
+        objects.push(gen.k8s_object(200));
+        objects.push(gen.syslog_object(100));
+    }
+    let mut expected = HashSet::new();
+    for o in &objects {
+        let path = input.join(&o.key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &o.bytes).expect("write");
+        for e in
+            mamori_parse::parse_to_vec(&o.key, &o.bytes, &mamori_parse::ParseOptions::default())
+                .events
+        {
+            expected.insert((e.source, e.uid));
+        }
+    }
+    let input = input.display().to_string();
+    let args = [
+        "ingest",
+        input.as_str(),
+        "--data",
+        "data",
+        "--batch-events",
+        "700",
+    ];
+    let mut rng = SplitMix64::new(5);
+    let (mut kills, mut runs) = (0, 0);
+    while kills < 20 && runs < 200 {
+        runs += 1;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_mamori"))
+            .args(args)
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(Duration::from_millis(20 + rng.below(250)));
+        if child.try_wait().expect("wait").is_none() {
+            child.kill().expect("SIGKILL");
+            kills += 1;
+        }
+        let _ = child.wait();
+        let out = mamori(&["store", "verify", "--data", "data"], dir.path());
+        assert!(
+            out.status.success(),
+            "after kill {kills}: {}{}",
+            text(&out.stdout),
+            text(&out.stderr)
+        );
+        if kills < 20 && text(&mamori(&args, dir.path()).stdout).contains("0 read") {
+            // Everything is in already: start over so that every kill lands mid-run.
+            std::fs::remove_dir_all(dir.path().join("data")).expect("reset");
+        }
+    }
+    assert_eq!(kills, 20, "the ingest must be killed mid-run 20 times");
+    let out = mamori(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stats_events(dir.path(), "data"), expected.len() as u64);
+    let store = mamori_store::Store::open_read_only(&dir.path().join("data")).expect("store");
+    let stored: Vec<(mamori_event::SourceKind, String)> = store
+        .read_all()
+        .expect("read")
+        .into_iter()
+        .map(|(e, _)| (e.source, e.uid))
+        .collect();
+    let unique: HashSet<_> = stored.iter().cloned().collect();
+    assert_eq!(unique.len(), stored.len(), "no event stored twice");
+    assert_eq!(unique, expected, "every input event stored");
+    assert!(mamori(&["store", "verify", "--data", "data"], dir.path())
+        .status
+        .success());
+}

@@ -1,0 +1,186 @@
+//! The manifest: an append-only JSON-lines log of every change to the store,
+//! each entry hash-chained to the one before. It is also the ingest
+//! checkpoint: an input's progress is committed in the same entry as the
+//! segments that hold its events, so a crash can never record one without
+//! the other.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+
+use mamori_event::Timestamp;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::StoreError;
+
+/// A sealed file the store holds.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// Path relative to the data directory.
+    pub path: String,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// Rows (events, or dead-letter records).
+    pub rows: u64,
+    /// Source kind, or `dead_letter`.
+    pub source: String,
+    /// Partition date, `YYYY-MM-DD` (event time for events, ingest time for dead letters).
+    pub date: String,
+    /// Earliest event time in the file (µs).
+    pub min_time: i64,
+    /// Latest event time in the file (µs).
+    pub max_time: i64,
+}
+
+/// How far one input (file or object) has been committed.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InputProgress {
+    /// The input's name as given (path or URI).
+    pub input: String,
+    /// Its size when read.
+    pub size: u64,
+    /// Records (events and rejects, in parse order) committed so far.
+    pub records: u64,
+    /// Whether every record of the input is committed.
+    pub done: bool,
+}
+
+/// One manifest entry.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Position in the log, from 1.
+    pub seq: u64,
+    /// Hash of the previous entry (64 zeros for the first).
+    pub prev: String,
+    /// When the entry was written.
+    pub time: Timestamp,
+    /// What the entry does: `ingest`, `compact`, `retention`, `restore`.
+    pub op: String,
+    /// Files added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<FileEntry>,
+    /// Paths removed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+    /// Input progress committed with this entry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputProgress>,
+    /// SHA-256 over `prev` and the entry without this field.
+    #[serde(default)]
+    pub hash: String,
+}
+
+impl Entry {
+    /// The hash this entry must carry.
+    pub fn compute_hash(&self) -> String {
+        let mut body = self.clone();
+        body.hash = String::new();
+        let text = serde_json::to_string(&body).unwrap_or_default();
+        hex(&Sha256::new()
+            .chain_update(self.prev.as_bytes())
+            .chain_update(b"\n")
+            .chain_update(text.as_bytes())
+            .finalize())
+    }
+}
+
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// The first entry's `prev`.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A problem found reading the manifest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChainBreak {
+    /// 1-based line.
+    pub line: usize,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// Reads the manifest. A last line cut short by a crash (not valid JSON, no
+/// newline) is a write that never committed and is reported as `torn`; any
+/// other problem breaks the chain and is returned with the entries before it.
+pub fn read(path: &Path) -> Result<(Vec<Entry>, Option<ChainBreak>, bool), StoreError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None, false)),
+        Err(e) => return Err(StoreError::io(path, e)),
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut lines = BufReader::new(file).split(b'\n').peekable();
+    let mut n = 0;
+    while let Some(line) = lines.next() {
+        n += 1;
+        let line = line.map_err(|e| StoreError::io(path, e))?;
+        let last = lines.peek().is_none();
+        let entry: Entry = match serde_json::from_slice(&line) {
+            Ok(e) => e,
+            Err(_) if last => return Ok((entries, None, true)),
+            Err(e) => {
+                return Ok((
+                    entries,
+                    Some(ChainBreak {
+                        line: n,
+                        reason: format!("not a manifest entry: {e}"),
+                    }),
+                    false,
+                ))
+            }
+        };
+        let prev = entries
+            .last()
+            .map_or(GENESIS.to_owned(), |e| e.hash.clone());
+        let reason = if entry.seq != n as u64 {
+            Some(format!(
+                "sequence {} where {} was expected (an entry was removed or inserted)",
+                entry.seq, n
+            ))
+        } else if entry.prev != prev {
+            Some("does not chain to the entry before it".to_owned())
+        } else if entry.hash != entry.compute_hash() {
+            Some("its hash does not match its content (the entry was modified)".to_owned())
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            return Ok((entries, Some(ChainBreak { line: n, reason }), false));
+        }
+        entries.push(entry);
+    }
+    Ok((entries, None, false))
+}
+
+/// Appends an entry (filling `seq`, `prev`, `hash`) and fsyncs. Returns it.
+pub fn append(path: &Path, last: Option<&Entry>, mut entry: Entry) -> Result<Entry, StoreError> {
+    entry.seq = last.map_or(1, |e| e.seq + 1);
+    entry.prev = last.map_or(GENESIS.to_owned(), |e| e.hash.clone());
+    entry.hash = entry.compute_hash();
+    let mut line = serde_json::to_string(&entry)
+        .map_err(|e| StoreError::Corrupt(format!("cannot encode manifest entry: {e}")))?;
+    line.push('\n');
+    let mut f = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| StoreError::io(path, e))?;
+    f.write_all(line.as_bytes())
+        .map_err(|e| StoreError::io(path, e))?;
+    f.sync_all().map_err(|e| StoreError::io(path, e))?;
+    Ok(entry)
+}
+
+/// Rewrites the manifest without a torn last line (the write that never committed).
+pub fn drop_torn_tail(path: &Path, entries: &[Entry]) -> Result<(), StoreError> {
+    let mut text = String::new();
+    for e in entries {
+        text.push_str(&serde_json::to_string(e).map_err(|e| StoreError::Corrupt(e.to_string()))?);
+        text.push('\n');
+    }
+    crate::segment::write_durably(path, text.as_bytes())
+}
