@@ -9,10 +9,15 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use mamori_event::{SourceKind, Timestamp};
 use mamori_parse::ParseOptions;
-use mamori_store::{Ingest, Store};
+use mamori_store::{parse_input, Ingest, Store};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use crate::config::Config;
 use crate::inspect::{now, parse_kind};
+
+/// Parsed files that may wait for the committing thread.
+const PARSED_AHEAD: usize = 32;
 
 /// Where the store is.
 #[derive(Args)]
@@ -34,11 +39,51 @@ pub struct IngestArgs {
     #[arg(long, value_parser = parse_kind)]
     source: Option<SourceKind>,
     /// Records per commit: each commit is durable before the next batch is read.
-    #[arg(long, default_value_t = 200_000)]
+    /// Memory grows with it (about 3 KB per CloudTrail event held).
+    #[arg(long, default_value_t = 50_000)]
     batch_events: usize,
     /// Records larger than this many bytes are rejected whole (kept in the dead-letter files).
     #[arg(long, default_value_t = 4 << 20)]
     max_record_bytes: usize,
+    /// Threads: one commits, the others read and parse (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Skip inputs whose key carries a date (AWS `…/YYYY/MM/DD/…`, Azure `y=/m=/d=`) before this day (YYYY-MM-DD).
+    #[arg(long)]
+    since: Option<String>,
+    /// Skip inputs whose key carries a date after this day (YYYY-MM-DD).
+    #[arg(long)]
+    until: Option<String>,
+}
+
+/// The day an object key names in the AWS (`/2024/01/31/`) or Azure
+/// (`/y=2024/m=01/d=31/`) layouts, as `YYYY-MM-DD`.
+pub fn date_in_key(key: &str) -> Option<String> {
+    let segs: Vec<&str> = key.split('/').collect();
+    for w in segs.windows(3) {
+        let num = |s: &str, n: usize| {
+            (s.len() == n && s.bytes().all(|c| c.is_ascii_digit())).then(|| s.to_owned())
+        };
+        if let (Some(y), Some(m), Some(d)) = (num(w[0], 4), num(w[1], 2), num(w[2], 2)) {
+            return Some(format!("{y}-{m}-{d}"));
+        }
+        let kv = |s: &str, k: &str, n: usize| s.strip_prefix(k).and_then(|v| num(v, n));
+        if let (Some(y), Some(m), Some(d)) =
+            (kv(w[0], "y=", 4), kv(w[1], "m=", 2), kv(w[2], "d=", 2))
+        {
+            return Some(format!("{y}-{m}-{d}"));
+        }
+    }
+    None
+}
+
+fn check_day(flag: &str, v: &Option<String>) -> Result<()> {
+    if let Some(d) = v {
+        if Timestamp::parse_iso8601(d).is_none() || d.len() != 10 {
+            bail!("{flag} {d:?}: expected a day, YYYY-MM-DD");
+        }
+    }
+    Ok(())
 }
 
 /// `mamori store …`.
@@ -62,6 +107,20 @@ pub enum StoreCmd {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Copy the manifest and every file to DEST (local), and check the copy.
+    Snapshot {
+        #[command(flatten)]
+        data: DataArgs,
+        /// Where the snapshot goes; must not exist or be empty.
+        dest: PathBuf,
+    },
+    /// Restore a snapshot into the data directory (which must not exist or be empty), and check it.
+    Restore {
+        #[command(flatten)]
+        data: DataArgs,
+        /// The snapshot to restore.
+        snapshot: PathBuf,
+    },
     /// Delete whole partitions older than their source's retention (`[retention]` in the config, or --days).
     Retention {
         #[command(flatten)]
@@ -72,27 +131,32 @@ pub enum StoreCmd {
     },
 }
 
-fn walk_inputs(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
+/// The files under `paths`, and the entries that could not be read (named, not fatal).
+fn walk_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let (mut out, mut errors) = (Vec::new(), Vec::new());
     for p in paths {
         let s = p.to_string_lossy();
         if s.starts_with("s3://") {
             bail!("{s}: S3 ingest is not implemented yet; copy the objects to a local directory (e.g. `aws s3 sync`) and ingest that");
         }
+        if !p.exists() {
+            bail!("{}: no such file or directory", p.display());
+        }
         for entry in walkdir::WalkDir::new(p)
             .follow_links(true)
             .sort_by_file_name()
         {
-            let entry = entry.with_context(|| format!("cannot read {}", p.display()))?;
-            if entry.file_type().is_file() {
-                out.push(
-                    std::fs::canonicalize(entry.path())
-                        .with_context(|| format!("cannot resolve {}", entry.path().display()))?,
-                );
+            match entry {
+                Ok(e) if e.file_type().is_file() => match std::fs::canonicalize(e.path()) {
+                    Ok(c) => out.push(c),
+                    Err(err) => errors.push(format!("{}: {err}", e.path().display())),
+                },
+                Ok(_) => {}
+                Err(err) => errors.push(err.to_string()),
             }
         }
     }
-    Ok(out)
+    Ok((out, errors))
 }
 
 /// Runs `mamori ingest`.
@@ -100,7 +164,19 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
     let data = config.data_dir(args.data.data.as_deref());
     let mut store =
         Store::open(&data).with_context(|| format!("opening the store in {}", data.display()))?;
-    let inputs = walk_inputs(&args.paths)?;
+    check_day("--since", &args.since)?;
+    check_day("--until", &args.until)?;
+    let (mut inputs, walk_errors) = walk_inputs(&args.paths)?;
+    for e in &walk_errors {
+        eprintln!("mamori: cannot read {e}");
+    }
+    inputs.retain(|p| match date_in_key(&p.to_string_lossy()) {
+        Some(day) => {
+            args.since.as_ref().is_none_or(|s| &day >= s)
+                && args.until.as_ref().is_none_or(|u| &day <= u)
+        }
+        None => true,
+    });
     let opts = ParseOptions {
         source: args.source,
         ingest_time: now(),
@@ -116,26 +192,73 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut ing = Ingest::new(&mut store, opts, args.batch_events);
-    let mut unreadable = 0;
+    let mut ing = Ingest::new(&mut store, opts.clone(), args.batch_events);
+    let mut todo = Vec::new();
     for path in &inputs {
         let name = path.display().to_string();
         let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        bar.set_message(name.clone());
-        if !ing.is_done(&name, size) {
-            match std::fs::read(path) {
-                Ok(bytes) => {
-                    ing.add(&name, &bytes).with_context(|| format!("ingesting {name}; what was committed before is safe, run the same command again to resume"))?;
-                }
-                Err(e) => {
-                    bar.suspend(|| eprintln!("mamori: {name}: cannot read: {e}"));
-                    unreadable += 1;
-                }
-            }
-        } else {
+        if ing.is_done(&name, size) {
             ing.skipped();
+            bar.inc(size);
+        } else {
+            todo.push((path.clone(), name, size));
+        }
+    }
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let mut unreadable = walk_errors.len();
+    let mut commit = |ing: &mut Ingest,
+                      name: &str,
+                      size: u64,
+                      parsed: std::io::Result<mamori_store::ParsedInput>|
+     -> Result<()> {
+        match parsed {
+            Ok(p) => {
+                bar.set_message(name.to_owned());
+                ing.add_parsed(p).with_context(|| format!("ingesting {name}; what was committed before is safe, run the same command again to resume"))?;
+            }
+            Err(e) => {
+                bar.suspend(|| eprintln!("mamori: {name}: cannot read: {e}"));
+                unreadable += 1;
+            }
         }
         bar.inc(size);
+        Ok(())
+    };
+    let read =
+        |path: &PathBuf, name: &str| std::fs::read(path).map(|b| parse_input(name, &b, &opts));
+    if threads == 1 {
+        for (path, name, size) in &todo {
+            commit(&mut ing, name, *size, read(path, name))?;
+        }
+    } else {
+        // Parsers read and parse files in parallel; this thread commits, so
+        // commits stay in one order and the checkpoint stays simple.
+        let next = AtomicUsize::new(0);
+        std::thread::scope(|scope| -> Result<()> {
+            // Deep enough that parsing goes on while a batch is being written.
+            let (tx, rx) = mpsc::sync_channel(PARSED_AHEAD);
+            for _ in 1..threads {
+                let (tx, next, todo, read) = (tx.clone(), &next, &todo, &read);
+                scope.spawn(move || loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((path, name, _)) = todo.get(i) else {
+                        break;
+                    };
+                    if tx.send((i, read(path, name))).is_err() {
+                        break;
+                    }
+                });
+            }
+            drop(tx);
+            for (i, parsed) in rx {
+                let (_, name, size) = &todo[i];
+                commit(&mut ing, name, *size, parsed)?;
+            }
+            Ok(())
+        })?;
     }
     let report = ing
         .finish()
@@ -166,7 +289,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
 
 fn open_ro(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
     let dir = config.data_dir(data.data.as_deref());
-    if !dir.join("manifest.jsonl").exists() {
+    if !dir.join("manifest.jsonl").exists() && !dir.join("events").is_dir() {
         bail!(
             "{}: no store here (no manifest.jsonl); ingest something first or pass --data",
             dir.display()
@@ -235,6 +358,27 @@ pub fn store(cmd: StoreCmd, config: &Config) -> Result<ExitCode> {
                 eprintln!("mamori: {} problem(s) in {}", problems.len(), dir.display());
                 Ok(ExitCode::from(1))
             }
+        }
+        StoreCmd::Snapshot { data, dest } => {
+            let (dir, store) = open_ro(&data, config)?;
+            let n = store
+                .snapshot(&dest)
+                .with_context(|| format!("snapshot of {} to {}", dir.display(), dest.display()))?;
+            println!(
+                "snapshot: {n} files copied to {} and verified",
+                dest.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCmd::Restore { data, snapshot } => {
+            let dir = config.data_dir(data.data.as_deref());
+            let snap = Store::open_read_only(&snapshot)
+                .with_context(|| format!("reading snapshot {}", snapshot.display()))?;
+            let n = snap.snapshot(&dir).with_context(|| {
+                format!("restoring {} into {}", snapshot.display(), dir.display())
+            })?;
+            println!("restored: {n} files into {} and verified", dir.display());
+            Ok(ExitCode::SUCCESS)
         }
         StoreCmd::Compact { data } => {
             let dir = config.data_dir(data.data.as_deref());

@@ -226,3 +226,99 @@ fn sigkill_at_random_points_loses_and_doubles_nothing() {
         .status
         .success());
 }
+
+#[test]
+fn since_and_until_prune_by_the_date_in_the_key() {
+    let dir = tempfile::tempdir().expect("tmp");
+    // The samples' AWS and Azure objects are all dated 2026/11/20 in their keys.
+    let out = mamori(&["ingest", &samples(), "--since", "2026-11-21"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let undated = stats_events(dir.path(), "mamori-data");
+    assert!(
+        undated > 0 && undated < 42,
+        "only inputs without a dated key: {undated}"
+    );
+    let out = mamori(
+        &[
+            "ingest",
+            &samples(),
+            "--since",
+            "2026-11-20",
+            "--until",
+            "2026-11-20",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(stats_events(dir.path(), "mamori-data"), 42);
+    let out = mamori(&["ingest", &samples(), "--since", "20261120"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--since"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn an_unreadable_input_is_named_and_the_rest_still_goes_in() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(&input).expect("mkdir");
+    std::fs::copy(
+        format!("{}/syslog/auth.log", samples()),
+        input.join("auth.log"),
+    )
+    .expect("copy");
+    std::os::unix::fs::symlink("/nonexistent/trail.json.gz", input.join("dangling.json.gz"))
+        .expect("symlink");
+    let out = mamori(&["ingest", "in"], dir.path());
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("dangling.json.gz"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        text(&out.stdout).contains("1 unreadable") && text(&out.stdout).contains("7 written"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_store_that_cannot_be_written_fails_naming_the_path_and_commits_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir_all(dir.path().join("data")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("data/tmp"),
+        b"a file where a directory belongs",
+    )
+    .expect("file");
+    let out = mamori(&["ingest", &samples(), "--data", "data"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("data/tmp"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("data/manifest.jsonl").exists());
+}
+
+#[test]
+fn snapshot_and_restore_through_the_cli() {
+    let dir = tempfile::tempdir().expect("tmp");
+    assert!(mamori(&["ingest", &samples(), "--data", "a"], dir.path())
+        .status
+        .success());
+    let out = mamori(&["store", "snapshot", "--data", "a", "snap"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = mamori(&["store", "restore", "--data", "b", "snap"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(mamori(&["store", "verify", "--data", "b"], dir.path())
+        .status
+        .success());
+    assert_eq!(stats_events(dir.path(), "b"), 42);
+    let out = mamori(&["store", "restore", "--data", "b", "snap"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "never over an existing store");
+}

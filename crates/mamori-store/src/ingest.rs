@@ -38,55 +38,47 @@ pub struct Ingest<'s> {
     report: IngestReport,
 }
 
-struct Feed<'a, 's> {
-    ingest: &'a mut Ingest<'s>,
-    name: &'a str,
-    origin: Arc<str>,
-    size: u64,
-    index: u64,
-    skip: u64,
-    error: Option<StoreError>,
+/// One record of a parsed input, in parse order.
+pub enum ParsedRecord {
+    /// A normalized event.
+    Event(Event),
+    /// A rejected record.
+    Reject(Rejected),
 }
 
-impl Feed<'_, '_> {
-    /// Counts a record; false when it was committed before (a resumed input).
-    fn take(&mut self) -> bool {
-        self.index += 1;
-        if self.index <= self.skip {
-            self.ingest.report.records_resumed += 1;
-            return false;
-        }
-        self.error.is_none()
-    }
-
-    fn maybe_flush(&mut self) {
-        if self.ingest.events.len() + self.ingest.dead.len() >= self.ingest.batch_events {
-            let progress = InputProgress {
-                input: self.name.to_owned(),
-                size: self.size,
-                records: self.index,
-                done: false,
-            };
-            if let Err(e) = self.ingest.flush(Some(progress)) {
-                self.error = Some(e);
-            }
-        }
-    }
+/// An input parsed ahead of being committed (on another thread, say).
+pub struct ParsedInput {
+    /// The input's name (its checkpoint key).
+    pub name: String,
+    /// Its size.
+    pub size: u64,
+    /// Its records in parse order.
+    pub records: Vec<ParsedRecord>,
+    /// The parser's counts.
+    pub summary: FileSummary,
 }
 
-impl Sink for Feed<'_, '_> {
+#[derive(Default)]
+struct Collect(Vec<ParsedRecord>);
+
+impl Sink for Collect {
     fn event(&mut self, event: Event) {
-        if self.take() {
-            self.ingest.events.push((event, Arc::clone(&self.origin)));
-            self.maybe_flush();
-        }
+        self.0.push(ParsedRecord::Event(event));
     }
     fn reject(&mut self, r: Rejected) {
-        if self.take() {
-            self.ingest.report.rejected += 1;
-            self.ingest.dead.push(r.to_dead_letter_json(self.name));
-            self.maybe_flush();
-        }
+        self.0.push(ParsedRecord::Reject(r));
+    }
+}
+
+/// Parses one input; needs no store, so it can run on any thread.
+pub fn parse_input(name: &str, data: &[u8], opts: &ParseOptions) -> ParsedInput {
+    let mut c = Collect::default();
+    let summary = mamori_parse::parse(name, data, opts, &mut c);
+    ParsedInput {
+        name: name.to_owned(),
+        size: data.len() as u64,
+        records: c.0,
+        summary,
     }
 }
 
@@ -119,41 +111,61 @@ impl<'s> Ingest<'s> {
     /// Reads one input. Records an earlier, interrupted run committed are
     /// skipped; an input committed whole is not parsed again.
     pub fn add(&mut self, name: &str, data: &[u8]) -> Result<Option<FileSummary>, StoreError> {
-        let size = data.len() as u64;
-        if self.is_done(name, size) {
+        if self.is_done(name, data.len() as u64) {
             self.report.inputs_skipped += 1;
             return Ok(None);
         }
+        let parsed = parse_input(name, data, &self.opts);
+        self.add_parsed(parsed).map(Some)
+    }
+
+    /// Commits a parsed input, batch by batch, with its progress.
+    pub fn add_parsed(&mut self, input: ParsedInput) -> Result<FileSummary, StoreError> {
+        let ParsedInput {
+            name,
+            size,
+            records,
+            summary,
+        } = input;
         // A file that grew (an append blob) resumes; one that shrank is read again
         // (the uid check keeps that from doubling anything).
         let skip = self
             .store
-            .progress(name)
+            .progress(&name)
             .filter(|p| p.size <= size)
             .map_or(0, |p| p.records);
-        let opts = self.opts.clone();
-        let mut feed = Feed {
-            ingest: self,
-            name,
-            origin: Arc::from(name),
-            size,
-            index: 0,
-            skip,
-            error: None,
-        };
-        let summary = mamori_parse::parse(name, data, &opts, &mut feed);
-        let (index, error) = (feed.index, feed.error);
-        if let Some(e) = error {
-            return Err(e);
+        let origin: Arc<str> = Arc::from(name.as_str());
+        let mut index = 0u64;
+        for record in records {
+            index += 1;
+            if index <= skip {
+                self.report.records_resumed += 1;
+                continue;
+            }
+            match record {
+                ParsedRecord::Event(e) => self.events.push((e, Arc::clone(&origin))),
+                ParsedRecord::Reject(r) => {
+                    self.report.rejected += 1;
+                    self.dead.push(r.to_dead_letter_json(&name));
+                }
+            }
+            if self.events.len() + self.dead.len() >= self.batch_events {
+                self.flush(Some(InputProgress {
+                    input: name.clone(),
+                    size,
+                    records: index,
+                    done: false,
+                }))?;
+            }
         }
         self.report.inputs_read += 1;
         self.inputs.push(InputProgress {
-            input: name.to_owned(),
+            input: name,
             size,
             records: index,
             done: true,
         });
-        Ok(Some(summary))
+        Ok(summary)
     }
 
     fn flush(&mut self, partial: Option<InputProgress>) -> Result<(), StoreError> {

@@ -29,7 +29,7 @@ pub mod manifest;
 pub mod schema;
 mod segment;
 
-pub use ingest::{Ingest, IngestReport};
+pub use ingest::{parse_input, Ingest, IngestReport, ParsedInput, ParsedRecord};
 pub use manifest::{Entry, FileEntry, InputProgress};
 pub use segment::{read_segment, ROW_GROUP_ROWS};
 
@@ -522,6 +522,63 @@ impl Store {
             )?;
         }
         Ok((parts, removed))
+    }
+
+    /// Copies the manifest and every live file to `dest`, which must not
+    /// exist or be empty, and checks the copy with [`Store::verify`]. The
+    /// same call restores: a snapshot is a store. Returns the files copied.
+    pub fn snapshot(&self, dest: &Path) -> Result<usize, StoreError> {
+        if dest.exists()
+            && fs::read_dir(dest)
+                .map_err(|e| StoreError::io(dest, e))?
+                .next()
+                .is_some()
+        {
+            return Err(StoreError::io(
+                dest,
+                std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    "the destination is not empty",
+                ),
+            ));
+        }
+        if let Some(b) = &self.chain_break {
+            return Err(StoreError::Corrupt(format!(
+                "{MANIFEST} line {}: {}",
+                b.line, b.reason
+            )));
+        }
+        for f in self.live.values() {
+            let to = dest.join(&f.path);
+            if let Some(dir) = to.parent() {
+                fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+            }
+            let data = fs::read(self.locate(f))
+                .map_err(|e| StoreError::io(&self.root.join(&f.path), e))?;
+            segment::write_durably(&to, &data)?;
+        }
+        let manifest = fs::read(self.root.join(MANIFEST))
+            .map_err(|e| StoreError::io(&self.root.join(MANIFEST), e))?;
+        // Only the entries this store validated: a torn tail is not copied.
+        let keep: usize = self
+            .entries
+            .iter()
+            .map(|e| serde_json::to_string(e).map_or(0, |t| t.len() + 1))
+            .sum();
+        segment::write_durably(&dest.join(MANIFEST), &manifest[..keep.min(manifest.len())])?;
+        for d in ["events", "dead-letter", "tmp"] {
+            fs::create_dir_all(dest.join(d)).map_err(|e| StoreError::io(&dest.join(d), e))?;
+        }
+        let copy = Store::open_read_only(dest)?;
+        if let Some(p) = copy.verify()?.first() {
+            return Err(StoreError::Corrupt(format!(
+                "the copy in {} does not verify: {}: {}",
+                dest.display(),
+                p.path,
+                p.reason
+            )));
+        }
+        Ok(self.live.len())
     }
 
     /// Every stored event, partition by partition (for tests and exports).

@@ -17,8 +17,11 @@ use crate::manifest::{hex, FileEntry};
 use crate::schema::{self, BLOOM_COLUMNS};
 use crate::StoreError;
 
+/// Page size of the `raw` column.
+pub const RAW_PAGE_BYTES: usize = 8 << 20;
+
 /// Rows per row group: small enough that statistics prune, large enough to compress.
-pub const ROW_GROUP_ROWS: usize = 65_536;
+pub const ROW_GROUP_ROWS: usize = 131_072;
 
 fn properties(rows: usize) -> WriterProperties {
     let mut b = WriterProperties::builder()
@@ -26,7 +29,10 @@ fn properties(rows: usize) -> WriterProperties {
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
         // Page-level statistics write the column and offset indexes (the page index).
         .set_statistics_enabled(EnabledStatistics::Page)
-        .set_created_by("mamori".into());
+        .set_created_by("mamori".into())
+        // The original record is most of the bytes and rarely read: larger
+        // pages give zstd more context to find the repetition between records.
+        .set_column_data_page_size_limit(ColumnPath::from("raw"), RAW_PAGE_BYTES);
     for c in [
         "raw",
         "uid",

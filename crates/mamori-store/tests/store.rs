@@ -232,3 +232,35 @@ fn retention_drops_whole_old_partitions_and_compaction_merges_small_files() {
         "empty partitions are removed"
     );
 }
+
+#[test]
+fn a_snapshot_restores_to_a_store_that_verifies_and_holds_the_same_events() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = Store::open(&dir.path().join("data")).expect("open");
+    ingest_all(&mut store, 10);
+    let n = store.snapshot(&dir.path().join("snap")).expect("snapshot");
+    assert_eq!(n, store.files().count());
+    assert!(
+        store.snapshot(&dir.path().join("snap")).is_err(),
+        "never over an existing snapshot"
+    );
+    let snap = Store::open_read_only(&dir.path().join("snap")).expect("snap");
+    snap.snapshot(&dir.path().join("restored"))
+        .expect("restore");
+    let restored = Store::open(&dir.path().join("restored")).expect("restored");
+    assert!(restored.verify().expect("verify").is_empty());
+    let ev = |s: &Store| {
+        sorted(
+            s.read_all()
+                .expect("read")
+                .into_iter()
+                .map(|(e, _)| e)
+                .collect(),
+        )
+    };
+    assert_eq!(ev(&restored), ev(&store));
+    // The restored store goes on where the original stopped: nothing is read twice.
+    let mut restored = restored;
+    let r = ingest_all(&mut restored, 10);
+    assert_eq!((r.inputs_read, r.events_written), (0, 0));
+}
