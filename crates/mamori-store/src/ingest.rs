@@ -39,6 +39,7 @@ pub struct Ingest<'s> {
 }
 
 /// One record of a parsed input, in parse order.
+#[allow(clippy::large_enum_variant)] // nearly every record is an event: boxing them would cost an allocation each
 pub enum ParsedRecord {
     /// A normalized event.
     Event(Event),
