@@ -17,7 +17,7 @@ use crate::config::Config;
 use crate::inspect::{now, parse_kind};
 
 /// Parsed files that may wait for the committing thread.
-const PARSED_AHEAD: usize = 32;
+const PARSED_AHEAD: usize = 16;
 
 /// Where the store is.
 #[derive(Args)]
