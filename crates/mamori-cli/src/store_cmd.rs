@@ -383,8 +383,8 @@ pub fn store(cmd: StoreCmd, config: &Config) -> Result<ExitCode> {
         StoreCmd::Compact { data } => {
             let dir = config.data_dir(data.data.as_deref());
             let mut store = Store::open(&dir)?;
-            let (parts, removed) = store.compact(now())?;
-            println!("compacted {parts} partitions, {removed} files merged");
+            let (merges, removed) = store.compact(now())?;
+            println!("{merges} merges, {removed} files merged away");
             Ok(ExitCode::SUCCESS)
         }
         StoreCmd::Retention { data, days } => {

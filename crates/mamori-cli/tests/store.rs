@@ -2,30 +2,13 @@
 
 use std::collections::HashSet;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use mamori_gen::{GenConfig, Generator, SplitMix64, Templates};
 
-fn mamori(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_mamori"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("MAMORI_DATA")
-        .output()
-        .expect("run mamori")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-fn samples() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata/samples")
-        .display()
-        .to_string()
-}
+mod common;
+use common::{mamori, samples, text};
 
 fn stats_events(dir: &Path, data: &str) -> u64 {
     let out = mamori(&["store", "stats", "--json", "--data", data], dir);

@@ -119,6 +119,12 @@ pub struct Store {
 
 const MANIFEST: &str = "manifest.jsonl";
 
+/// Segments merged at once by compaction: each open one holds a page per column.
+pub const MERGE_FAN_IN: usize = 16;
+
+/// Events held in memory at once while compacting.
+const MERGE_BATCH_ROWS: usize = 16_384;
+
 pub(crate) fn uid_hash(uid: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     uid.hash(&mut h);
@@ -489,39 +495,107 @@ impl Store {
     }
 
     /// Merges each partition's segments into one when it has more than one,
-    /// dropping duplicate uids. Returns (partitions compacted, files removed).
+    /// dropping duplicate uids. The segments are each sorted by time, so they
+    /// are merged as streams, at most [`MERGE_FAN_IN`] at a time: memory holds
+    /// a page per open file, not the partition. Returns (merges, files removed).
     pub fn compact(&mut self, now: Timestamp) -> Result<(usize, usize), StoreError> {
-        let mut by_part: BTreeMap<(String, String), Vec<FileEntry>> = BTreeMap::new();
-        for f in self.live.values().filter(|f| f.source != "dead_letter") {
-            by_part
-                .entry((f.source.clone(), f.date.clone()))
-                .or_default()
-                .push(f.clone());
-        }
-        let (mut parts, mut removed) = (0, 0);
-        for ((source, date), files) in by_part.into_iter().filter(|(_, f)| f.len() > 1) {
-            let mut events = Vec::new();
-            for f in &files {
-                events.extend(segment::read_segment(&self.locate(f))?);
+        let (mut merges, mut removed) = (0, 0);
+        loop {
+            let mut by_part: BTreeMap<(String, String), Vec<FileEntry>> = BTreeMap::new();
+            for f in self.live.values().filter(|f| f.source != "dead_letter") {
+                by_part
+                    .entry((f.source.clone(), f.date.clone()))
+                    .or_default()
+                    .push(f.clone());
             }
-            events.sort_by_key(|(e, _)| e.time);
-            let mut seen = HashSet::new();
-            events.retain(|(e, _)| seen.insert(uid_hash(&e.uid)));
+            let Some(((source, date), mut files)) = by_part.into_iter().find(|(_, f)| f.len() > 1)
+            else {
+                break;
+            };
+            merges += 1;
+            files.sort_by_key(|f| f.rows);
+            files.truncate(MERGE_FAN_IN);
+            removed += files.len();
+            self.merge(&source, &date, files, now)?;
+        }
+        Ok((merges, removed))
+    }
+
+    /// Merges `files` of one partition into one segment, in one commit.
+    fn merge(
+        &mut self,
+        source: &str,
+        date: &str,
+        files: Vec<FileEntry>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        {
             let seq = self.entries.last().map_or(1, |e| e.seq + 1);
             let rel = format!("events/source={source}/date={date}/seg-{seq:08}-000.parquet");
-            let refs: Vec<(&Event, &str)> = events.iter().map(|(e, o)| (e, o.as_str())).collect();
-            let entry = segment::write_segment(&self.tmp_path(&rel), &rel, &source, &date, &refs)?;
+            let rows: u64 = files.iter().map(|f| f.rows).sum();
+            let mut out = segment::SegmentWriter::create(
+                &self.tmp_path(&rel),
+                &rel,
+                source,
+                date,
+                rows as usize,
+            )?;
+            let mut readers = Vec::with_capacity(files.len());
+            for f in &files {
+                readers.push(segment::SegmentReader::open(
+                    &self.locate(f),
+                    MERGE_BATCH_ROWS / files.len().max(1) + 1,
+                )?);
+            }
+            // A k-way merge on (time, reader): the heap holds each reader's next event.
+            let mut heap = std::collections::BinaryHeap::new();
+            let mut heads: Vec<Option<(Event, String)>> = Vec::with_capacity(readers.len());
+            for (i, r) in readers.iter_mut().enumerate() {
+                let head = r.next_event()?;
+                if let Some((e, _)) = &head {
+                    heap.push(std::cmp::Reverse((e.time, i)));
+                }
+                heads.push(head);
+            }
+            let mut seen = HashSet::new();
+            let mut chunk: Vec<(Event, String)> = Vec::with_capacity(MERGE_BATCH_ROWS);
+            while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+                let Some((e, origin)) = heads[i].take() else {
+                    continue;
+                };
+                let next = readers[i].next_event()?;
+                if let Some((n, _)) = &next {
+                    heap.push(std::cmp::Reverse((n.time, i)));
+                }
+                heads[i] = next;
+                if seen.insert(uid_hash(&e.uid)) {
+                    chunk.push((e, origin));
+                }
+                if chunk.len() >= MERGE_BATCH_ROWS {
+                    out.write(
+                        &chunk
+                            .iter()
+                            .map(|(e, o)| (e, o.as_str()))
+                            .collect::<Vec<_>>(),
+                    )?;
+                    chunk.clear();
+                }
+            }
+            out.write(
+                &chunk
+                    .iter()
+                    .map(|(e, o)| (e, o.as_str()))
+                    .collect::<Vec<_>>(),
+            )?;
+            let entry = out.finish()?;
             segment::sync_dir(&self.root.join("tmp"))?;
-            removed += files.len();
-            parts += 1;
             self.commit_change(
                 "compact",
                 vec![entry],
                 files.into_iter().map(|f| f.path).collect(),
                 now,
-            )?;
+            )
         }
-        Ok((parts, removed))
     }
 
     /// Copies the manifest and every live file to `dest`, which must not

@@ -81,6 +81,79 @@ pub fn hash_file(path: &Path) -> Result<(String, u64), StoreError> {
     Ok((hex(&h.finalize()), n))
 }
 
+/// Writes one segment incrementally: events (in time order) arrive in
+/// chunks, so a merge of many files needs only a chunk in memory.
+pub struct SegmentWriter {
+    tmp_path: std::path::PathBuf,
+    entry: FileEntry,
+    writer: ArrowWriter<File>,
+}
+
+impl SegmentWriter {
+    /// Starts a segment at `tmp_path` that the manifest will name `final_rel`;
+    /// `rows_hint` sizes the bloom filters.
+    pub fn create(
+        tmp_path: &Path,
+        final_rel: &str,
+        source: &str,
+        date: &str,
+        rows_hint: usize,
+    ) -> Result<Self, StoreError> {
+        let file = File::create(tmp_path).map_err(|e| StoreError::io(tmp_path, e))?;
+        let writer = ArrowWriter::try_new(file, schema::schema(), Some(properties(rows_hint)))
+            .map_err(|e| StoreError::parquet(tmp_path, e))?;
+        let entry = FileEntry {
+            path: final_rel.to_owned(),
+            sha256: String::new(),
+            bytes: 0,
+            rows: 0,
+            source: source.to_owned(),
+            date: date.to_owned(),
+            min_time: i64::MAX,
+            max_time: i64::MIN,
+        };
+        Ok(SegmentWriter {
+            tmp_path: tmp_path.to_owned(),
+            entry,
+            writer,
+        })
+    }
+
+    /// Appends events, which must not be earlier than those written before.
+    pub fn write(&mut self, events: &[(&Event, &str)]) -> Result<(), StoreError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let batch = schema::to_batch(events)
+            .map_err(|e| StoreError::Corrupt(format!("building a batch: {e}")))?;
+        self.writer
+            .write(&batch)
+            .map_err(|e| StoreError::parquet(&self.tmp_path, e))?;
+        self.entry.rows += events.len() as u64;
+        self.entry.min_time = self.entry.min_time.min(events[0].0.time.0);
+        self.entry.max_time = self.entry.max_time.max(events[events.len() - 1].0.time.0);
+        Ok(())
+    }
+
+    /// Closes, fsyncs and hashes the file, and describes it for the manifest.
+    pub fn finish(self) -> Result<FileEntry, StoreError> {
+        let SegmentWriter {
+            tmp_path,
+            mut entry,
+            writer,
+        } = self;
+        let file = writer
+            .into_inner()
+            .map_err(|e| StoreError::parquet(&tmp_path, e))?;
+        file.sync_all().map_err(|e| StoreError::io(&tmp_path, e))?;
+        (entry.sha256, entry.bytes) = hash_file(&tmp_path)?;
+        if entry.rows == 0 {
+            (entry.min_time, entry.max_time) = (0, 0);
+        }
+        Ok(entry)
+    }
+}
+
 /// Writes one segment of events (already sorted by time) to `tmp_path`,
 /// fsync'd, and describes it for the manifest under `final_rel`.
 pub fn write_segment(
@@ -90,28 +163,51 @@ pub fn write_segment(
     date: &str,
     events: &[(&Event, &str)],
 ) -> Result<FileEntry, StoreError> {
-    let batch = schema::to_batch(events)
-        .map_err(|e| StoreError::Corrupt(format!("building a batch: {e}")))?;
-    let file = File::create(tmp_path).map_err(|e| StoreError::io(tmp_path, e))?;
-    let mut w = ArrowWriter::try_new(file, schema::schema(), Some(properties(events.len())))
-        .map_err(|e| StoreError::parquet(tmp_path, e))?;
-    w.write(&batch)
-        .map_err(|e| StoreError::parquet(tmp_path, e))?;
-    let file = w
-        .into_inner()
-        .map_err(|e| StoreError::parquet(tmp_path, e))?;
-    file.sync_all().map_err(|e| StoreError::io(tmp_path, e))?;
-    let (sha256, bytes) = hash_file(tmp_path)?;
-    Ok(FileEntry {
-        path: final_rel.to_owned(),
-        sha256,
-        bytes,
-        rows: events.len() as u64,
-        source: source.to_owned(),
-        date: date.to_owned(),
-        min_time: events.first().map_or(0, |(e, _)| e.time.0),
-        max_time: events.last().map_or(0, |(e, _)| e.time.0),
-    })
+    let mut w = SegmentWriter::create(tmp_path, final_rel, source, date, events.len())?;
+    w.write(events)?;
+    w.finish()
+}
+
+/// Reads a segment's events a record batch at a time.
+pub struct SegmentReader {
+    path: std::path::PathBuf,
+    batches: parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    pending: std::collections::VecDeque<(Event, String)>,
+}
+
+impl SegmentReader {
+    /// Opens a segment, reading `batch_rows` rows at a time.
+    pub fn open(path: &Path, batch_rows: usize) -> Result<Self, StoreError> {
+        let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
+        let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+            .map_err(|e| StoreError::parquet(path, e))?
+            .with_batch_size(batch_rows)
+            .build()
+            .map_err(|e| StoreError::parquet(path, e))?;
+        Ok(SegmentReader {
+            path: path.to_owned(),
+            batches,
+            pending: Default::default(),
+        })
+    }
+
+    /// The next event, or `None` at the end.
+    pub fn next_event(&mut self) -> Result<Option<(Event, String)>, StoreError> {
+        if self.pending.is_empty() {
+            match self.batches.next() {
+                None => return Ok(None),
+                Some(batch) => {
+                    let batch = batch.map_err(|e| {
+                        StoreError::Corrupt(format!("{}: {e}", self.path.display()))
+                    })?;
+                    self.pending.extend(schema::from_batch(&batch).map_err(|e| {
+                        StoreError::Corrupt(format!("{}: {e}", self.path.display()))
+                    })?);
+                }
+            }
+        }
+        Ok(self.pending.pop_front())
+    }
 }
 
 /// Reads every event of a segment.
