@@ -572,21 +572,10 @@ impl Store {
                     chunk.push((e, origin));
                 }
                 if chunk.len() >= MERGE_BATCH_ROWS {
-                    out.write(
-                        &chunk
-                            .iter()
-                            .map(|(e, o)| (e, o.as_str()))
-                            .collect::<Vec<_>>(),
-                    )?;
-                    chunk.clear();
+                    write_chunk(&mut out, &mut chunk)?;
                 }
             }
-            out.write(
-                &chunk
-                    .iter()
-                    .map(|(e, o)| (e, o.as_str()))
-                    .collect::<Vec<_>>(),
-            )?;
+            write_chunk(&mut out, &mut chunk)?;
             let entry = out.finish()?;
             segment::sync_dir(&self.root.join("tmp"))?;
             self.commit_change(
@@ -663,6 +652,21 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// Writes and empties a chunk of merged events.
+fn write_chunk(
+    out: &mut segment::SegmentWriter,
+    chunk: &mut Vec<(Event, String)>,
+) -> Result<(), StoreError> {
+    out.write(
+        &chunk
+            .iter()
+            .map(|(e, o)| (e, o.as_str()))
+            .collect::<Vec<_>>(),
+    )?;
+    chunk.clear();
+    Ok(())
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {
