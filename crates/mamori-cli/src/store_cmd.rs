@@ -9,9 +9,12 @@ use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use mamori_event::{SourceKind, Timestamp};
 use mamori_parse::ParseOptions;
+use mamori_source::{parse_s3_uri, S3Reader};
 use mamori_store::{parse_input, Ingest, Store};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
 
 use crate::config::Config;
 use crate::inspect::{now, parse_kind};
@@ -30,7 +33,8 @@ pub struct DataArgs {
 /// Arguments of `mamori ingest`.
 #[derive(Args)]
 pub struct IngestArgs {
-    /// Files or directories (read recursively).
+    /// Files, directories (read recursively) or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from the AWS environment variables).
     #[arg(required = true)]
     paths: Vec<PathBuf>,
     #[command(flatten)]
@@ -48,6 +52,9 @@ pub struct IngestArgs {
     /// Threads: one commits, the others read and parse (default: one per core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Seconds before an S3 request is given up (it is retried twice first).
+    #[arg(long, default_value_t = 30)]
+    s3_timeout: u64,
     /// Skip inputs whose key carries a date (AWS `…/YYYY/MM/DD/…`, Azure `y=/m=/d=`) before this day (YYYY-MM-DD).
     #[arg(long)]
     since: Option<String>,
@@ -131,13 +138,47 @@ pub enum StoreCmd {
     },
 }
 
-/// The files under `paths`, and the entries that could not be read (named, not fatal).
-fn walk_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>)> {
+/// Where one input's bytes are.
+enum Source {
+    File(PathBuf),
+    S3(Arc<S3Reader>, String),
+}
+
+/// One input to read: where, its checkpoint name, its size.
+struct Input {
+    source: Source,
+    name: String,
+    size: u64,
+}
+
+impl Input {
+    fn read(&self) -> std::io::Result<Vec<u8>> {
+        match &self.source {
+            Source::File(p) => std::fs::read(p),
+            Source::S3(r, key) => r.get(key).map_err(std::io::Error::other),
+        }
+    }
+}
+
+/// The inputs under `paths` (local files and directories, `s3://bucket/prefix`
+/// listings), and the entries that could not be read (named, not fatal).
+fn walk_inputs(paths: &[PathBuf], s3_timeout: Duration) -> Result<(Vec<Input>, Vec<String>)> {
     let (mut out, mut errors) = (Vec::new(), Vec::new());
     for p in paths {
         let s = p.to_string_lossy();
-        if s.starts_with("s3://") {
-            bail!("{s}: S3 ingest is not implemented yet; copy the objects to a local directory (e.g. `aws s3 sync`) and ingest that");
+        if let Some((bucket, prefix)) = parse_s3_uri(&s) {
+            let reader = Arc::new(S3Reader::new(&bucket, s3_timeout)?);
+            for o in reader
+                .list(&prefix)
+                .with_context(|| format!("listing {s}"))?
+            {
+                out.push(Input {
+                    name: reader.uri(&o.key),
+                    size: o.size,
+                    source: Source::S3(Arc::clone(&reader), o.key),
+                });
+            }
+            continue;
         }
         if !p.exists() {
             bail!("{}: no such file or directory", p.display());
@@ -148,7 +189,14 @@ fn walk_inputs(paths: &[PathBuf]) -> Result<(Vec<PathBuf>, Vec<String>)> {
         {
             match entry {
                 Ok(e) if e.file_type().is_file() => match std::fs::canonicalize(e.path()) {
-                    Ok(c) => out.push(c),
+                    Ok(c) => {
+                        let size = std::fs::metadata(&c).map(|m| m.len()).unwrap_or(0);
+                        out.push(Input {
+                            name: c.display().to_string(),
+                            size,
+                            source: Source::File(c),
+                        });
+                    }
                     Err(err) => errors.push(format!("{}: {err}", e.path().display())),
                 },
                 Ok(_) => {}
@@ -166,11 +214,11 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         Store::open(&data).with_context(|| format!("opening the store in {}", data.display()))?;
     check_day("--since", &args.since)?;
     check_day("--until", &args.until)?;
-    let (mut inputs, walk_errors) = walk_inputs(&args.paths)?;
+    let (mut inputs, walk_errors) = walk_inputs(&args.paths, Duration::from_secs(args.s3_timeout))?;
     for e in &walk_errors {
         eprintln!("mamori: cannot read {e}");
     }
-    inputs.retain(|p| match date_in_key(&p.to_string_lossy()) {
+    inputs.retain(|i| match date_in_key(&i.name) {
         Some(day) => {
             args.since.as_ref().is_none_or(|s| &day >= s)
                 && args.until.as_ref().is_none_or(|u| &day <= u)
@@ -183,10 +231,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         max_record_bytes: args.max_record_bytes,
         ..ParseOptions::default()
     };
-    let total: u64 = inputs
-        .iter()
-        .map(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
-        .sum();
+    let total: u64 = inputs.iter().map(|i| i.size).sum();
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
@@ -194,14 +239,12 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
     );
     let mut ing = Ingest::new(&mut store, opts.clone(), args.batch_events);
     let mut todo = Vec::new();
-    for path in &inputs {
-        let name = path.display().to_string();
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
-        if ing.is_done(&name, size) {
+    for input in inputs {
+        if ing.is_done(&input.name, input.size) {
             ing.skipped();
-            bar.inc(size);
+            bar.inc(input.size);
         } else {
-            todo.push((path.clone(), name, size));
+            todo.push(input);
         }
     }
     let threads = args
@@ -227,11 +270,10 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         bar.inc(size);
         Ok(())
     };
-    let read =
-        |path: &PathBuf, name: &str| std::fs::read(path).map(|b| parse_input(name, &b, &opts));
+    let read = |input: &Input| input.read().map(|b| parse_input(&input.name, &b, &opts));
     if threads == 1 {
-        for (path, name, size) in &todo {
-            commit(&mut ing, name, *size, read(path, name))?;
+        for input in &todo {
+            commit(&mut ing, &input.name, input.size, read(input))?;
         }
     } else {
         // Parsers read and parse files in parallel; this thread commits, so
@@ -244,18 +286,17 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
                 let (tx, next, todo, read) = (tx.clone(), &next, &todo, &read);
                 scope.spawn(move || loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some((path, name, _)) = todo.get(i) else {
+                    let Some(input) = todo.get(i) else {
                         break;
                     };
-                    if tx.send((i, read(path, name))).is_err() {
+                    if tx.send((i, read(input))).is_err() {
                         break;
                     }
                 });
             }
             drop(tx);
             for (i, parsed) in rx {
-                let (_, name, size) = &todo[i];
-                commit(&mut ing, name, *size, parsed)?;
+                commit(&mut ing, &todo[i].name, todo[i].size, parsed)?;
             }
             Ok(())
         })?;
