@@ -305,3 +305,105 @@ fn snapshot_and_restore_through_the_cli() {
     let out = mamori(&["store", "restore", "--data", "b", "snap"], dir.path());
     assert_eq!(out.status.code(), Some(2), "never over an existing store");
 }
+
+/// A tmpfs of `size` mounted for the test's life (needs root, as on the
+/// project's machines and CI).
+struct SmallDisk(std::path::PathBuf);
+
+impl SmallDisk {
+    fn mount(path: &Path, size: &str) -> SmallDisk {
+        std::fs::create_dir_all(path).expect("mkdir");
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(path)
+            .output()
+            .expect("mount");
+        assert!(
+            out.status.success(),
+            "mounting a tmpfs needs root: {}",
+            text(&out.stderr)
+        );
+        SmallDisk(path.to_owned())
+    }
+    fn grow(&self, size: &str) {
+        let out = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.0)
+            .output()
+            .expect("remount");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_stops_the_ingest_cleanly_and_the_run_resumes() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let disk = SmallDisk::mount(&dir.path().join("data"), "200k");
+    let out = mamori(
+        &[
+            "ingest",
+            &samples(),
+            "--data",
+            "data",
+            "--batch-events",
+            "4",
+            "--threads",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("No space left on device") && err.contains("data/"),
+        "the error names the file: {err}"
+    );
+    assert!(
+        err.contains("run the same command again to resume"),
+        "{err}"
+    );
+    let out = mamori(&["store", "verify", "--data", "data"], dir.path());
+    assert!(
+        out.status.success(),
+        "nothing half-committed: {}",
+        text(&out.stdout)
+    );
+    let partial = stats_events(dir.path(), "data");
+    assert!(partial < 42, "the disk filled before the end: {partial}");
+
+    disk.grow("16m");
+    let out = mamori(
+        &[
+            "ingest",
+            &samples(),
+            "--data",
+            "data",
+            "--batch-events",
+            "4",
+            "--threads",
+            "1",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        stats_events(dir.path(), "data"),
+        42,
+        "resumed: every event once"
+    );
+    assert!(mamori(&["store", "verify", "--data", "data"], dir.path())
+        .status
+        .success());
+}
