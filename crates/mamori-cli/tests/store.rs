@@ -345,19 +345,23 @@ impl Drop for SmallDisk {
 fn a_full_disk_stops_the_ingest_cleanly_and_the_run_resumes() {
     let dir = tempfile::tempdir().expect("tmp");
     let disk = SmallDisk::mount(&dir.path().join("data"), "200k");
-    let out = mamori(
-        &[
-            "ingest",
-            &samples(),
-            "--data",
-            "data",
-            "--batch-events",
-            "4",
-            "--threads",
-            "1",
-        ],
-        dir.path(),
-    );
+    let samples = samples();
+    let ingest = || {
+        mamori(
+            &[
+                "ingest",
+                &samples,
+                "--data",
+                "data",
+                "--batch-events",
+                "4",
+                "--threads",
+                "1",
+            ],
+            dir.path(),
+        )
+    };
+    let out = ingest();
     assert_eq!(
         out.status.code(),
         Some(2),
@@ -384,19 +388,7 @@ fn a_full_disk_stops_the_ingest_cleanly_and_the_run_resumes() {
     assert!(partial < 42, "the disk filled before the end: {partial}");
 
     disk.grow("16m");
-    let out = mamori(
-        &[
-            "ingest",
-            &samples(),
-            "--data",
-            "data",
-            "--batch-events",
-            "4",
-            "--threads",
-            "1",
-        ],
-        dir.path(),
-    );
+    let out = ingest();
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(
         stats_events(dir.path(), "data"),
