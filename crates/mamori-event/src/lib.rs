@@ -28,7 +28,7 @@
 mod ocsf;
 mod time;
 
-pub use ocsf::{activity, class, severity, status, Category};
+pub use ocsf::{activity, class, severity, status};
 pub use time::{Timestamp, MONTHS};
 
 use serde::{Deserialize, Serialize};

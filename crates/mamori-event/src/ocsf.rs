@@ -1,20 +1,6 @@
 //! OCSF 1.1 identifiers Mamori uses. Numbers are OCSF's; see
 //! `../shared/spec/normalized-schema.md` for where each comes from.
 
-/// OCSF categories (`category_uid`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(u32)]
-pub enum Category {
-    /// 2 Findings.
-    Findings = 2,
-    /// 3 Identity & Access Management.
-    Iam = 3,
-    /// 4 Network Activity.
-    Network = 4,
-    /// 6 Application Activity.
-    Application = 6,
-}
-
 /// OCSF event classes (`class_uid`).
 pub mod class {
     /// Base Event: nothing more specific is known (generic JSON, syslog without a known program).

@@ -17,12 +17,11 @@ pub fn mamori_with_stdin(args: &[&str], dir: &Path, stdin: Option<&[u8]>) -> Out
         .spawn()
         .expect("spawn mamori");
     if let Some(input) = stdin {
-        child
-            .stdin
-            .take()
-            .expect("stdin")
-            .write_all(input)
-            .expect("write stdin");
+        // A command that fails before reading stdin (a usage error) closes it: not an error here.
+        match child.stdin.take().expect("stdin").write_all(input) {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => panic!("write stdin: {e}"),
+            _ => {}
+        }
     }
     drop(child.stdin.take());
     child.wait_with_output().expect("wait")

@@ -157,9 +157,9 @@ impl Framer<'_> {
                 self.summary.container = "json-document";
                 self.sequence(b, i);
             }
-        } else if let Some(header_end) = text::csv_header(b, i) {
+        } else if text::csv_header(b, i) {
             self.summary.container = "csv";
-            self.csv(b, i, header_end);
+            self.csv(b, i);
         } else {
             self.summary.container = "text-lines";
             self.lines(b);
@@ -536,6 +536,7 @@ impl Framer<'_> {
         if ev.time_flags.contains(&TimeFlag::Missing) {
             ev.time = delivery.unwrap_or(self.opts.ingest_time);
         }
+        // With no ingest time (the library default, 0) there is no "now" to be in the future of.
         if ev.time.0
             > self
                 .opts

@@ -76,7 +76,7 @@ impl Framer<'_> {
     }
 
     /// CSV with a header row: each row becomes a generic JSON record.
-    pub(super) fn csv(&mut self, b: &[u8], start: usize, header_end: usize) {
+    pub(super) fn csv(&mut self, b: &[u8], start: usize) {
         let mut rdr = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -89,7 +89,6 @@ impl Framer<'_> {
             .iter()
             .map(|h| String::from_utf8_lossy(h).trim().to_owned())
             .collect();
-        let _ = header_end;
         let mut rec = csv::ByteRecord::new();
         loop {
             let pos = rdr.position().clone();
@@ -153,9 +152,12 @@ impl Framer<'_> {
 
 /// A first line that looks like a CSV header: at least two comma-separated
 /// names made of letters, digits, spaces and `_-@.()/`.
-pub(super) fn csv_header(b: &[u8], i: usize) -> Option<usize> {
+pub(super) fn csv_header(b: &[u8], i: usize) -> bool {
     let end = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |k| i + k);
-    let line = std::str::from_utf8(&b[i..end]).ok()?.trim_end_matches('\r');
+    let Ok(line) = std::str::from_utf8(&b[i..end]) else {
+        return false;
+    };
+    let line = line.trim_end_matches('\r');
     let names: Vec<&str> = line
         .split(',')
         .map(|s| s.trim().trim_matches('"'))
@@ -171,5 +173,5 @@ pub(super) fn csv_header(b: &[u8], i: usize) -> Option<usize> {
         && !names
             .iter()
             .all(|n| n.chars().all(|c| c.is_ascii_digit() || c == '.'));
-    ok.then_some(end)
+    ok
 }
