@@ -10,7 +10,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mamori_event::{SourceKind, Timestamp};
 use mamori_parse::ParseOptions;
 use mamori_source::{parse_s3_uri, S3Reader};
-use mamori_store::{parse_input, Ingest, Store};
+use mamori_store::{parse_input, Ingest, ParsedInput, Store};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ const PARSED_AHEAD: usize = 16;
 /// Where the store is.
 #[derive(Args)]
 pub struct DataArgs {
-    /// The data directory (default: the config's `[store] data`, else ./mamori-data).
+    /// The data directory, or `s3://bucket/prefix` for a store on object storage (default: the config's `[store] data`, else ./mamori-data).
     #[arg(long, env = "MAMORI_DATA")]
     data: Option<PathBuf>,
 }
@@ -144,11 +144,13 @@ enum Source {
     S3(Arc<S3Reader>, String),
 }
 
-/// One input to read: where, its checkpoint name, its size.
+/// One input to read: where, its checkpoint name, its size and version.
 struct Input {
     source: Source,
     name: String,
     size: u64,
+    /// The ETag of an object.
+    version: Option<String>,
 }
 
 impl Input {
@@ -175,6 +177,7 @@ fn walk_inputs(paths: &[PathBuf], s3_timeout: Duration) -> Result<(Vec<Input>, V
                 out.push(Input {
                     name: reader.uri(&o.key),
                     size: o.size,
+                    version: o.etag,
                     source: Source::S3(Arc::clone(&reader), o.key),
                 });
             }
@@ -194,6 +197,7 @@ fn walk_inputs(paths: &[PathBuf], s3_timeout: Duration) -> Result<(Vec<Input>, V
                         out.push(Input {
                             name: c.display().to_string(),
                             size,
+                            version: None,
                             source: Source::File(c),
                         });
                     }
@@ -240,7 +244,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
     let mut ing = Ingest::new(&mut store, opts.clone(), args.batch_events);
     let mut todo = Vec::new();
     for input in inputs {
-        if ing.is_done(&input.name, input.size) {
+        if ing.is_done(&input.name, input.size, input.version.as_deref()) {
             ing.skipped();
             bar.inc(input.size);
         } else {
@@ -270,7 +274,12 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         bar.inc(size);
         Ok(())
     };
-    let read = |input: &Input| input.read().map(|b| parse_input(&input.name, &b, &opts));
+    let read = |input: &Input| {
+        input.read().map(|b| ParsedInput {
+            version: input.version.clone(),
+            ..parse_input(&input.name, &b, &opts)
+        })
+    };
     if threads == 1 {
         for input in &todo {
             commit(&mut ing, &input.name, input.size, read(input))?;
@@ -330,7 +339,8 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
 
 fn open_ro(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
     let dir = config.data_dir(data.data.as_deref());
-    if !dir.join("manifest.jsonl").exists() && !dir.join("events").is_dir() {
+    let local = !mamori_store::Location::from(&dir).is_remote();
+    if local && !dir.join("manifest.jsonl").exists() && !dir.join("events").is_dir() {
         bail!(
             "{}: no store here (no manifest.jsonl); ingest something first or pass --data",
             dir.display()
@@ -338,6 +348,12 @@ fn open_ro(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
     }
     let store = Store::open_read_only(&dir)
         .with_context(|| format!("reading the store in {}", dir.display()))?;
+    if !local && store.manifest_entries() == 0 {
+        bail!(
+            "{}: no store here (no manifest/ entries); ingest something first or pass --data",
+            dir.display()
+        );
+    }
     Ok((dir, store))
 }
 

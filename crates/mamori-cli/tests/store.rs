@@ -195,7 +195,7 @@ fn sigkill_at_random_points_loses_and_doubles_nothing() {
     let out = mamori(&args, dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(stats_events(dir.path(), "data"), expected.len() as u64);
-    let store = mamori_store::Store::open_read_only(&dir.path().join("data")).expect("store");
+    let store = mamori_store::Store::open_read_only(dir.path().join("data")).expect("store");
     let stored: Vec<(mamori_event::SourceKind, String)> = store
         .read_all()
         .expect("read")

@@ -106,7 +106,7 @@ impl Generator {
     fn ip(&mut self) -> String {
         let n = self.rng.below(self.cfg.ips as u64) as u32;
         // Mostly public-looking addresses, some private.
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
         } else {
             format!(

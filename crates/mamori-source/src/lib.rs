@@ -32,6 +32,31 @@ pub fn parse_s3_uri(uri: &str) -> Option<(String, String)> {
     (!bucket.is_empty()).then(|| (bucket.to_owned(), prefix.to_owned()))
 }
 
+/// A client for `bucket` configured from the AWS environment variables.
+/// Each request gives up after `timeout` and is retried twice.
+pub fn s3_client(bucket: &str, timeout: Duration) -> Result<AmazonS3, SourceError> {
+    // Client options replace those `from_env` read, so AWS_ALLOW_HTTP is read again here.
+    let allow_http = std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    let options = ClientOptions::new()
+        .with_timeout(timeout)
+        .with_connect_timeout(timeout.min(Duration::from_secs(10)))
+        .with_allow_http(allow_http);
+    let retry = RetryConfig {
+        max_retries: 2,
+        retry_timeout: timeout * 3,
+        ..RetryConfig::default()
+    };
+    AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_client_options(options)
+        .with_retry(retry)
+        .build()
+        .map_err(|e| SourceError {
+            uri: format!("s3://{bucket}"),
+            detail: e.to_string(),
+        })
+}
+
 /// Reads one bucket.
 pub struct S3Reader {
     bucket: String,
@@ -58,24 +83,7 @@ impl S3Reader {
             uri: format!("s3://{bucket}"),
             detail,
         };
-        // Client options replace those `from_env` read, so AWS_ALLOW_HTTP is read again here.
-        let allow_http =
-            std::env::var("AWS_ALLOW_HTTP").is_ok_and(|v| v.eq_ignore_ascii_case("true"));
-        let options = ClientOptions::new()
-            .with_timeout(timeout)
-            .with_connect_timeout(timeout.min(Duration::from_secs(10)))
-            .with_allow_http(allow_http);
-        let retry = RetryConfig {
-            max_retries: 2,
-            retry_timeout: timeout * 3,
-            ..RetryConfig::default()
-        };
-        let store = AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .with_client_options(options)
-            .with_retry(retry)
-            .build()
-            .map_err(|e| err(e.to_string()))?;
+        let store = s3_client(bucket, timeout)?;
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()

@@ -8,6 +8,15 @@ use mamori_parse::{FileSummary, ParseOptions, Rejected, Sink};
 
 use crate::{InputProgress, Store, StoreError};
 
+/// Whether committed progress is for this version of the input: versions
+/// are compared only when both are known (local files have none).
+fn same_version(p: &InputProgress, version: Option<&str>) -> bool {
+    match (&p.version, version) {
+        (Some(a), Some(b)) => a == b,
+        _ => true,
+    }
+}
+
 /// What an ingest run did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IngestReport {
@@ -53,6 +62,8 @@ pub struct ParsedInput {
     pub name: String,
     /// Its size.
     pub size: u64,
+    /// Its version, when the source gives one (an S3 ETag).
+    pub version: Option<String>,
     /// Its records in parse order.
     pub records: Vec<ParsedRecord>,
     /// The parser's counts.
@@ -78,6 +89,7 @@ pub fn parse_input(name: &str, data: &[u8], opts: &ParseOptions) -> ParsedInput 
     ParsedInput {
         name: name.to_owned(),
         size: data.len() as u64,
+        version: None,
         records: c.0,
         summary,
     }
@@ -97,11 +109,12 @@ impl<'s> Ingest<'s> {
         }
     }
 
-    /// Whether the store already holds every record of this input.
-    pub fn is_done(&self, name: &str, size: u64) -> bool {
+    /// Whether the store already holds every record of this input, in this
+    /// size and (when known) version.
+    pub fn is_done(&self, name: &str, size: u64, version: Option<&str>) -> bool {
         self.store
             .progress(name)
-            .is_some_and(|p| p.done && p.size == size)
+            .is_some_and(|p| p.done && p.size == size && same_version(p, version))
     }
 
     /// Counts an input the caller found already stored (with [`Self::is_done`]) and did not read.
@@ -112,7 +125,7 @@ impl<'s> Ingest<'s> {
     /// Reads one input. Records an earlier, interrupted run committed are
     /// skipped; an input committed whole is not parsed again.
     pub fn add(&mut self, name: &str, data: &[u8]) -> Result<Option<FileSummary>, StoreError> {
-        if self.is_done(name, data.len() as u64) {
+        if self.is_done(name, data.len() as u64, None) {
             self.report.inputs_skipped += 1;
             return Ok(None);
         }
@@ -125,6 +138,7 @@ impl<'s> Ingest<'s> {
         let ParsedInput {
             name,
             size,
+            version,
             records,
             summary,
         } = input;
@@ -133,7 +147,7 @@ impl<'s> Ingest<'s> {
         let skip = self
             .store
             .progress(&name)
-            .filter(|p| p.size <= size)
+            .filter(|p| p.size <= size && same_version(p, version.as_deref()))
             .map_or(0, |p| p.records);
         let origin: Arc<str> = Arc::from(name.as_str());
         let mut index = 0u64;
@@ -156,6 +170,7 @@ impl<'s> Ingest<'s> {
                     size,
                     records: index,
                     done: false,
+                    version: version.clone(),
                 }))?;
             }
         }
@@ -165,6 +180,7 @@ impl<'s> Ingest<'s> {
             size,
             records: index,
             done: true,
+            version,
         });
         Ok(summary)
     }

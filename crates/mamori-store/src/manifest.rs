@@ -46,6 +46,10 @@ pub struct InputProgress {
     pub records: u64,
     /// Whether every record of the input is committed.
     pub done: bool,
+    /// The object's version when the source gives one (an S3 ETag): an
+    /// object rewritten in place, even at the same size, is read again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
 }
 
 /// One manifest entry.
@@ -112,25 +116,29 @@ pub fn read(path: &Path) -> Result<(Vec<Entry>, Option<ChainBreak>, bool), Store
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None, false)),
         Err(e) => return Err(StoreError::io(path, e)),
     };
+    let lines = BufReader::new(file)
+        .split(b'\n')
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::io(path, e))?;
+    Ok(check_chain(&lines, true))
+}
+
+/// Checks entries in log order: each parses, carries its position as `seq`,
+/// chains to the one before and hashes to its content. With `last_may_be_torn`
+/// an unparsable last entry is a torn write (the third value), not a break.
+pub fn check_chain(
+    items: &[Vec<u8>],
+    last_may_be_torn: bool,
+) -> (Vec<Entry>, Option<ChainBreak>, bool) {
     let mut entries: Vec<Entry> = Vec::new();
-    let mut lines = BufReader::new(file).split(b'\n').peekable();
-    let mut n = 0;
-    while let Some(line) = lines.next() {
-        n += 1;
-        let line = line.map_err(|e| StoreError::io(path, e))?;
-        let last = lines.peek().is_none();
-        let entry: Entry = match serde_json::from_slice(&line) {
+    for (i, item) in items.iter().enumerate() {
+        let n = i + 1;
+        let entry: Entry = match serde_json::from_slice(item) {
             Ok(e) => e,
-            Err(_) if last => return Ok((entries, None, true)),
+            Err(_) if last_may_be_torn && n == items.len() => return (entries, None, true),
             Err(e) => {
-                return Ok((
-                    entries,
-                    Some(ChainBreak {
-                        line: n,
-                        reason: format!("not a manifest entry: {e}"),
-                    }),
-                    false,
-                ))
+                let reason = format!("not a manifest entry: {e}");
+                return (entries, Some(ChainBreak { line: n, reason }), false);
             }
         };
         let prev = entries
@@ -149,18 +157,29 @@ pub fn read(path: &Path) -> Result<(Vec<Entry>, Option<ChainBreak>, bool), Store
             None
         };
         if let Some(reason) = reason {
-            return Ok((entries, Some(ChainBreak { line: n, reason }), false));
+            return (entries, Some(ChainBreak { line: n, reason }), false);
         }
         entries.push(entry);
     }
-    Ok((entries, None, false))
+    (entries, None, false)
 }
 
-/// Appends an entry (filling `seq`, `prev`, `hash`) and fsyncs. Returns it.
-pub fn append(path: &Path, last: Option<&Entry>, mut entry: Entry) -> Result<Entry, StoreError> {
+/// Fills `seq`, `prev` and `hash` of an entry that follows `last`.
+pub fn seal(last: Option<&Entry>, mut entry: Entry) -> Entry {
     entry.seq = last.map_or(1, |e| e.seq + 1);
     entry.prev = last.map_or(GENESIS.to_owned(), |e| e.hash.clone());
     entry.hash = entry.compute_hash();
+    entry
+}
+
+/// The object that holds entry `seq` in a store on object storage.
+pub fn object_name(seq: u64) -> String {
+    format!("manifest/{seq:020}.json")
+}
+
+/// Appends an entry (filling `seq`, `prev`, `hash`) and fsyncs. Returns it.
+pub fn append(path: &Path, last: Option<&Entry>, entry: Entry) -> Result<Entry, StoreError> {
+    let entry = seal(last, entry);
     let mut line = serde_json::to_string(&entry)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode manifest entry: {e}")))?;
     line.push('\n');

@@ -1,12 +1,97 @@
-//! The store on local disk: ingest, exactly-once, verify, retention, compaction.
+//! The store, on local disk and on a real S3-compatible server (moto, on
+//! loopback): ingest, exactly-once, verify, retention, compaction, snapshots.
+//! Each behaviour is one function run against both places.
 
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mamori_event::{Event, Timestamp};
 use mamori_parse::ParseOptions;
-use mamori_store::{Ingest, Store};
+use mamori_store::{Ingest, Location, Store};
+use mamori_testkit::{Bucket, S3Server};
+
+/// Where a test's stores live, with access to their files behind the store's back.
+enum Place {
+    Disk(tempfile::TempDir),
+    S3(String, Bucket),
+}
+
+impl Place {
+    fn disk() -> Place {
+        Place::Disk(tempfile::tempdir().expect("tmp"))
+    }
+
+    fn s3() -> Place {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let name = format!("store-test-{}", N.fetch_add(1, Ordering::Relaxed));
+        let bucket = S3Server::shared().create_bucket(&name);
+        Place::S3(name, bucket)
+    }
+
+    /// The store named `sub` in this place.
+    fn at(&self, sub: &str) -> Location {
+        match self {
+            Place::Disk(d) => Location::Local(d.path().join(sub)),
+            Place::S3(name, _) => Location::parse(&format!("s3://{name}/{sub}")),
+        }
+    }
+
+    fn read(&self, rel: &str) -> Option<Vec<u8>> {
+        match self {
+            Place::Disk(d) => fs::read(d.path().join(rel)).ok(),
+            Place::S3(_, b) => b.get(rel),
+        }
+    }
+
+    fn write(&self, rel: &str, data: Vec<u8>) {
+        match self {
+            Place::Disk(d) => fs::write(d.path().join(rel), data).expect("write"),
+            Place::S3(_, b) => b.put(rel, data),
+        }
+    }
+
+    fn delete(&self, rel: &str) {
+        match self {
+            Place::Disk(d) => fs::remove_file(d.path().join(rel)).expect("remove"),
+            Place::S3(_, b) => b.delete(rel),
+        }
+    }
+
+    /// The manifest's first entry (the whole file on disk).
+    fn first_entry(&self, sub: &str) -> String {
+        match self {
+            Place::Disk(_) => format!("{sub}/manifest.jsonl"),
+            Place::S3(..) => format!("{sub}/manifest/00000000000000000001.json"),
+        }
+    }
+}
+
+/// Runs `check` on disk and on S3, as two tests.
+macro_rules! on_disk_and_s3 {
+    ($($check:ident),* $(,)?) => {$(
+        mod $check {
+            #[test]
+            fn on_disk() {
+                super::$check(&super::Place::disk());
+            }
+            #[test]
+            fn on_s3() {
+                super::$check(&super::Place::s3());
+            }
+        }
+    )*};
+}
+
+on_disk_and_s3!(
+    ingest_stores_every_event_once_and_reads_back_identical,
+    the_same_events_under_another_name_are_not_stored_twice,
+    rejects_are_kept_in_dead_letter_files_the_manifest_covers,
+    verify_names_modified_missing_and_inserted_files_and_a_tampered_manifest,
+    retention_drops_whole_old_partitions_and_compaction_merges_small_files,
+    a_snapshot_restores_to_a_store_that_verifies_and_holds_the_same_events,
+);
 
 fn samples() -> Vec<(String, Vec<u8>)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/samples");
@@ -49,10 +134,8 @@ fn sorted(mut v: Vec<Event>) -> Vec<Event> {
     v
 }
 
-#[test]
-fn ingest_stores_every_event_once_and_reads_back_identical() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut store = Store::open(dir.path()).expect("open");
+fn ingest_stores_every_event_once_and_reads_back_identical(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
     let r = ingest_all(&mut store, 7);
     assert_eq!((r.events_written, r.rejected, r.duplicates), (42, 0, 0));
     assert!(r.commits >= 6, "small batches commit often: {}", r.commits);
@@ -78,14 +161,13 @@ fn ingest_stores_every_event_once_and_reads_back_identical() {
         (r.inputs_read, r.inputs_skipped, r.events_written),
         (0, 18, 0)
     );
-    let reopened = Store::open(dir.path()).expect("reopen");
+    drop(store);
+    let reopened = Store::open(place.at("data")).expect("reopen");
     assert_eq!(reopened.event_count(), 42);
 }
 
-#[test]
-fn the_same_events_under_another_name_are_not_stored_twice() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut store = Store::open(dir.path()).expect("open");
+fn the_same_events_under_another_name_are_not_stored_twice(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
     let (name, data) = samples()
         .into_iter()
         .find(|(n, _)| n.contains("/CloudTrail/"))
@@ -105,10 +187,8 @@ fn the_same_events_under_another_name_are_not_stored_twice() {
     );
 }
 
-#[test]
-fn rejects_are_kept_in_dead_letter_files_the_manifest_covers() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut store = Store::open(dir.path()).expect("open");
+fn rejects_are_kept_in_dead_letter_files_the_manifest_covers(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
     let mut ing = Ingest::new(&mut store, opts(), 1000);
     ing.add(
         "bad.jsonl",
@@ -122,7 +202,12 @@ fn rejects_are_kept_in_dead_letter_files_the_manifest_covers() {
         .filter(|f| f.source == "dead_letter")
         .collect();
     assert_eq!(dl.len(), 1);
-    let text = fs::read_to_string(dir.path().join(&dl[0].path)).expect("dead letter");
+    let text = String::from_utf8(
+        place
+            .read(&format!("data/{}", dl[0].path))
+            .expect("dead letter"),
+    )
+    .expect("utf-8");
     assert!(
         text.contains("\"file\":\"bad.jsonl\"")
             && text.contains("\"line\":2")
@@ -131,10 +216,8 @@ fn rejects_are_kept_in_dead_letter_files_the_manifest_covers() {
     );
 }
 
-#[test]
-fn verify_names_modified_missing_and_inserted_files_and_a_tampered_manifest() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut store = Store::open(dir.path()).expect("open");
+fn verify_names_modified_missing_and_inserted_files_and_a_tampered_manifest(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
     ingest_all(&mut store, 1000);
     let files: Vec<String> = store
         .files()
@@ -142,13 +225,14 @@ fn verify_names_modified_missing_and_inserted_files_and_a_tampered_manifest() {
         .map(|f| f.path.clone())
         .collect();
     assert!(files.len() >= 3);
-    let p = |i: usize| dir.path().join(&files[i]);
-    let mut bytes = fs::read(p(0)).expect("read");
+    let p = |i: usize| format!("data/{}", files[i]);
+    let mut bytes = place.read(&p(0)).expect("read");
     bytes[100] ^= 1;
-    fs::write(p(0), bytes).expect("modify");
-    fs::remove_file(p(1)).expect("remove");
-    fs::copy(p(2), p(2).with_file_name("planted.parquet")).expect("insert");
-    let problems = Store::open_read_only(dir.path())
+    place.write(&p(0), bytes);
+    place.delete(&p(1));
+    let planted = Path::new(&p(2)).with_file_name("planted.parquet");
+    place.write(&planted.to_string_lossy(), place.read(&p(2)).expect("read"));
+    let problems = Store::open_read_only(place.at("data"))
         .expect("open")
         .verify()
         .expect("verify");
@@ -173,21 +257,23 @@ fn verify_names_modified_missing_and_inserted_files_and_a_tampered_manifest() {
         "{text}"
     );
 
-    let manifest = dir.path().join("manifest.jsonl");
-    let text = fs::read_to_string(&manifest).expect("manifest");
-    fs::write(&manifest, text.replacen("\"rows\":", "\"rows\":1", 1)).expect("tamper");
-    let problems = Store::open_read_only(dir.path())
+    let manifest = place.first_entry("data");
+    let text = String::from_utf8(place.read(&manifest).expect("manifest")).expect("utf-8");
+    place.write(
+        &manifest,
+        text.replacen("\"rows\":", "\"rows\":1", 1).into_bytes(),
+    );
+    let problems = Store::open_read_only(place.at("data"))
         .expect("open")
         .verify()
         .expect("verify");
     assert!(
-        problems
-            .iter()
-            .any(|x| x.path == "manifest.jsonl" && x.reason.contains("line 1")),
+        problems.iter().any(|x| manifest.ends_with(&x.path)
+            && (x.reason.contains("line 1") || x.reason.contains("entry 1"))),
         "{problems:?}"
     );
     assert!(
-        Store::open(dir.path()).is_err(),
+        Store::open(place.at("data")).is_err(),
         "a broken chain refuses writes"
     );
 }
@@ -201,15 +287,14 @@ fn a_torn_manifest_line_is_a_commit_that_never_happened() {
     let mut text = fs::read_to_string(&manifest).expect("manifest");
     text.push_str("{\"seq\":99,\"prev\":\"abc");
     fs::write(&manifest, text).expect("tear");
+    drop(store);
     let store = Store::open(dir.path()).expect("open drops the torn tail");
     assert_eq!(store.event_count(), 42);
     assert!(store.verify().expect("verify").is_empty());
 }
 
-#[test]
-fn retention_drops_whole_old_partitions_and_compaction_merges_small_files() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut store = Store::open(dir.path()).expect("open");
+fn retention_drops_whole_old_partitions_and_compaction_merges_small_files(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
     ingest_all(&mut store, 3);
     let before = store.event_count();
     let events_before = sorted(
@@ -247,27 +332,31 @@ fn retention_drops_whole_old_partitions_and_compaction_merges_small_files() {
     assert!(!per.contains_key("syslog"));
     assert!(per.contains_key("cloudtrail"));
     assert!(store.verify().expect("verify").is_empty());
-    assert!(
-        !dir.path().join("events/source=syslog").exists(),
-        "empty partitions are removed"
-    );
+    if let Place::Disk(dir) = place {
+        assert!(
+            !dir.path().join("data/events/source=syslog").exists(),
+            "empty partitions are removed"
+        );
+    }
 }
 
-#[test]
-fn a_snapshot_restores_to_a_store_that_verifies_and_holds_the_same_events() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let mut store = Store::open(&dir.path().join("data")).expect("open");
+fn a_snapshot_restores_to_a_store_that_verifies_and_holds_the_same_events(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
     ingest_all(&mut store, 10);
-    let n = store.snapshot(&dir.path().join("snap")).expect("snapshot");
+    // Snapshots go to the other kind of place too: disk to S3 and S3 to disk.
+    let other = match place {
+        Place::Disk(_) => Place::s3(),
+        Place::S3(..) => Place::disk(),
+    };
+    let n = store.snapshot(other.at("snap")).expect("snapshot");
     assert_eq!(n, store.files().count());
     assert!(
-        store.snapshot(&dir.path().join("snap")).is_err(),
+        store.snapshot(other.at("snap")).is_err(),
         "never over an existing snapshot"
     );
-    let snap = Store::open_read_only(&dir.path().join("snap")).expect("snap");
-    snap.snapshot(&dir.path().join("restored"))
-        .expect("restore");
-    let restored = Store::open(&dir.path().join("restored")).expect("restored");
+    let snap = Store::open_read_only(other.at("snap")).expect("snap");
+    snap.snapshot(place.at("restored")).expect("restore");
+    let restored = Store::open(place.at("restored")).expect("restored");
     assert!(restored.verify().expect("verify").is_empty());
     let ev = |s: &Store| {
         sorted(
@@ -283,4 +372,69 @@ fn a_snapshot_restores_to_a_store_that_verifies_and_holds_the_same_events() {
     let mut restored = restored;
     let r = ingest_all(&mut restored, 10);
     assert_eq!((r.inputs_read, r.events_written), (0, 0));
+}
+
+#[test]
+fn on_s3_a_crash_between_upload_and_copy_is_finished_and_an_uncommitted_upload_dropped() {
+    let place = Place::s3();
+    let Place::S3(_, bucket) = &place else {
+        panic!("an S3 place")
+    };
+    let mut store = Store::open(place.at("data")).expect("open");
+    ingest_all(&mut store, 1000);
+    assert!(!bucket.list("data/events/").is_empty());
+    assert!(bucket.list("data/manifest/")[0].ends_with("/00000000000000000001.json"));
+    assert!(bucket.list("data/tmp/").is_empty(), "nothing left staged");
+    let seg = store
+        .files()
+        .find(|f| f.source == "cloudtrail")
+        .expect("a cloudtrail segment")
+        .path
+        .clone();
+    drop(store);
+
+    // Committed, then the process died before the staged copy moved into place.
+    let data = bucket.get(&format!("data/{seg}")).expect("segment");
+    bucket.delete(&format!("data/{seg}"));
+    bucket.put(&format!("data/tmp/{}", seg.replace('/', "__")), data);
+    // Uploaded, then the process died before the manifest entry was written.
+    let orphan = "data/tmp/events__source=cloudtrail__date=2020-01-01__seg-99999999-000.parquet";
+    bucket.put(orphan, b"never committed".to_vec());
+
+    let store = Store::open(place.at("data")).expect("reopen");
+    assert!(
+        bucket.get(&format!("data/{seg}")).is_some(),
+        "moved into place"
+    );
+    assert!(bucket.list("data/tmp/").is_empty(), "staging cleared");
+    assert!(store.verify().expect("verify").is_empty());
+    assert_eq!(store.event_count(), 42);
+}
+
+#[test]
+fn a_second_writer_is_refused_and_commits_nothing() {
+    for place in [Place::disk(), Place::s3()] {
+        let mut first = Store::open(place.at("data")).expect("open");
+        let mut second_open = Store::open(place.at("data"));
+        if let Place::Disk(_) = place {
+            // On disk a lock file says so at once.
+            let err = second_open.err().expect("a second writer is refused");
+            assert!(err.to_string().contains("another"), "{err}");
+            ingest_all(&mut first, 1000);
+            continue;
+        }
+        // On object storage there is no lock: the race is lost at the commit.
+        let second = second_open.as_mut().expect("open");
+        ingest_all(&mut first, 1000);
+        let mut ing = Ingest::new(second, opts(), 1000);
+        let (name, data) = samples().swap_remove(0);
+        let err = ing
+            .add(&name, &data)
+            .and_then(|_| ing.finish().map(|_| ()))
+            .expect_err("the second writer's commit is refused");
+        assert!(err.to_string().contains("another writer"), "{err}");
+        let store = Store::open(place.at("data")).expect("reopen");
+        assert_eq!(store.event_count(), 42);
+        assert!(store.verify().expect("verify").is_empty());
+    }
 }

@@ -1,0 +1,261 @@
+//! What keeps a store sound over time: verification, retention, compaction
+//! and snapshots.
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs;
+
+use mamori_event::{Event, Timestamp};
+
+use crate::manifest::{Entry, FileEntry};
+use crate::{date_of, segment, uid_hash, Location, Problem, Store, StoreError};
+use crate::{MERGE_BATCH_ROWS, MERGE_FAN_IN};
+
+impl Store {
+    /// Checks the manifest chain and every file against it: modified,
+    /// missing and inserted files are named. Empty means all is well.
+    pub fn verify(&self) -> Result<Vec<Problem>, StoreError> {
+        let mut problems = Vec::new();
+        if let Some(b) = &self.chain_break {
+            let (path, reason) = self.describe_break(b);
+            problems.push(Problem { path, reason });
+        }
+        for f in self.live.values() {
+            match self.hash_stored(f)? {
+                None => problems.push(Problem {
+                    path: f.path.clone(),
+                    reason: "missing: the manifest lists it but it is not there".into(),
+                }),
+                Some((sha, bytes)) if sha != f.sha256 || bytes != f.bytes => {
+                    problems.push(Problem { path: f.path.clone(), reason: format!("modified: SHA-256 {sha} ({bytes} bytes), the manifest recorded {} ({} bytes)", f.sha256, f.bytes) });
+                }
+                Some(_) => {}
+            }
+        }
+        for rel in self.list_stored()? {
+            if !self.live.contains_key(&rel) {
+                problems.push(Problem {
+                    path: rel,
+                    reason: "inserted: not in the manifest".into(),
+                });
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Deletes whole partitions older than their source's retention (days;
+    /// `default` for sources not named). Returns the files removed.
+    pub fn apply_retention(
+        &mut self,
+        days: &BTreeMap<String, u32>,
+        default: Option<u32>,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut remove = Vec::new();
+        for f in self.live.values() {
+            let keep = days.get(&f.source).copied().or(default);
+            if let Some(d) = keep {
+                let cutoff = date_of(Timestamp(now.0 - i64::from(d) * 86_400_000_000));
+                if f.date < cutoff {
+                    remove.push(f.path.clone());
+                }
+            }
+        }
+        self.commit_change("retention", Vec::new(), remove.clone(), now)?;
+        Ok(remove)
+    }
+
+    fn commit_change(
+        &mut self,
+        op: &str,
+        add: Vec<FileEntry>,
+        remove: Vec<String>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let entry = Entry {
+            seq: 0,
+            prev: String::new(),
+            time: now,
+            op: op.into(),
+            add,
+            remove,
+            inputs: Vec::new(),
+            hash: String::new(),
+        };
+        self.append_entry(entry)
+    }
+
+    /// Merges each partition's segments into one when it has more than one,
+    /// dropping duplicate uids. The segments are each sorted by time, so they
+    /// are merged as streams, at most [`MERGE_FAN_IN`] at a time: memory holds
+    /// a page per open file, not the partition. Returns (merges, files removed).
+    pub fn compact(&mut self, now: Timestamp) -> Result<(usize, usize), StoreError> {
+        let (mut merges, mut removed) = (0, 0);
+        loop {
+            let mut by_part: BTreeMap<(String, String), Vec<FileEntry>> = BTreeMap::new();
+            for f in self.live.values().filter(|f| f.source != "dead_letter") {
+                by_part
+                    .entry((f.source.clone(), f.date.clone()))
+                    .or_default()
+                    .push(f.clone());
+            }
+            let Some(((source, date), mut files)) = by_part.into_iter().find(|(_, f)| f.len() > 1)
+            else {
+                break;
+            };
+            merges += 1;
+            files.sort_by_key(|f| f.rows);
+            files.truncate(MERGE_FAN_IN);
+            removed += files.len();
+            self.merge(&source, &date, files, now)?;
+        }
+        Ok((merges, removed))
+    }
+
+    /// Merges `files` of one partition into one segment, in one commit.
+    fn merge(
+        &mut self,
+        source: &str,
+        date: &str,
+        files: Vec<FileEntry>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        {
+            let seq = self.entries.last().map_or(1, |e| e.seq + 1);
+            let rel = format!("events/source={source}/date={date}/seg-{seq:08}-000.parquet");
+            let rows: u64 = files.iter().map(|f| f.rows).sum();
+            let mut out = segment::SegmentWriter::create(
+                &self.tmp_path(&rel),
+                &rel,
+                source,
+                date,
+                rows as usize,
+            )?;
+            let mut readers = Vec::with_capacity(files.len());
+            for f in &files {
+                let copy = self.fetch(f)?;
+                readers.push(segment::SegmentReader::open(
+                    copy.path(),
+                    MERGE_BATCH_ROWS / files.len().max(1) + 1,
+                )?);
+            }
+            // A k-way merge on (time, reader): the heap holds each reader's next event.
+            let mut heap = std::collections::BinaryHeap::new();
+            let mut heads: Vec<Option<(Event, String)>> = Vec::with_capacity(readers.len());
+            for (i, r) in readers.iter_mut().enumerate() {
+                let head = r.next_event()?;
+                if let Some((e, _)) = &head {
+                    heap.push(std::cmp::Reverse((e.time, i)));
+                }
+                heads.push(head);
+            }
+            let mut seen = HashSet::new();
+            let mut chunk: Vec<(Event, String)> = Vec::with_capacity(MERGE_BATCH_ROWS);
+            while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+                let Some((e, origin)) = heads[i].take() else {
+                    continue;
+                };
+                let next = readers[i].next_event()?;
+                if let Some((n, _)) = &next {
+                    heap.push(std::cmp::Reverse((n.time, i)));
+                }
+                heads[i] = next;
+                if seen.insert(uid_hash(&e.uid)) {
+                    chunk.push((e, origin));
+                }
+                if chunk.len() >= MERGE_BATCH_ROWS {
+                    write_chunk(&mut out, &mut chunk)?;
+                }
+            }
+            write_chunk(&mut out, &mut chunk)?;
+            let entry = out.finish()?;
+            drop(readers);
+            self.stage(std::slice::from_ref(&entry))?;
+            self.commit_change(
+                "compact",
+                vec![entry],
+                files.into_iter().map(|f| f.path).collect(),
+                now,
+            )
+        }
+    }
+
+    /// Copies the manifest and every live file to `dest` (a directory or
+    /// `s3://bucket/prefix`), which must hold no store, and checks the copy
+    /// with [`Store::verify`]. The same call restores: a snapshot is a store.
+    /// Returns the files copied.
+    pub fn snapshot(&self, dest: impl Into<Location>) -> Result<usize, StoreError> {
+        let dest = dest.into();
+        if let Location::Local(dir) = &dest {
+            let occupied = dir.exists()
+                && fs::read_dir(dir)
+                    .map_err(|e| StoreError::io(dir, e))?
+                    .next()
+                    .is_some();
+            if occupied {
+                return Err(not_empty(&dest));
+            }
+        }
+        if let Some(b) = &self.chain_break {
+            let (path, reason) = self.describe_break(b);
+            return Err(StoreError::Corrupt(format!("{path} {reason}")));
+        }
+        let mut target = Store::open(&dest)?;
+        if !target.is_empty()? {
+            return Err(not_empty(&dest));
+        }
+        for f in self.live.values() {
+            target.put_file(self.fetch(f)?.path(), &f.path)?;
+        }
+        // Only the entries this store validated: a torn tail is not copied.
+        // Sealing them again after the same chain gives the same hashes.
+        for e in &self.entries {
+            target.append_entry(e.clone())?;
+        }
+        let copy = Store::open_read_only(&dest)?;
+        if let Some(p) = copy.verify()?.first() {
+            return Err(StoreError::Corrupt(format!(
+                "the copy in {dest} does not verify: {}: {}",
+                p.path, p.reason
+            )));
+        }
+        Ok(self.live.len())
+    }
+
+    /// Every stored event, partition by partition (for tests and exports).
+    pub fn read_all(&self) -> Result<Vec<(Event, String)>, StoreError> {
+        let mut out = Vec::new();
+        for f in self.live.values().filter(|f| f.source != "dead_letter") {
+            out.extend(segment::read_segment(self.fetch(f)?.path())?);
+        }
+        Ok(out)
+    }
+}
+
+fn not_empty(dest: &Location) -> StoreError {
+    let why = "the destination is not empty; a snapshot goes to an empty place";
+    match dest {
+        Location::Local(dir) => StoreError::io(
+            dir,
+            std::io::Error::new(std::io::ErrorKind::AlreadyExists, why),
+        ),
+        Location::S3 { .. } => StoreError::object(&dest.to_string(), why),
+    }
+}
+
+/// Writes and empties a chunk of merged events.
+fn write_chunk(
+    out: &mut segment::SegmentWriter,
+    chunk: &mut Vec<(Event, String)>,
+) -> Result<(), StoreError> {
+    out.write(
+        &chunk
+            .iter()
+            .map(|(e, o)| (e, o.as_str()))
+            .collect::<Vec<_>>(),
+    )?;
+    chunk.clear();
+    Ok(())
+}
