@@ -4,6 +4,7 @@
 
 mod config;
 mod inspect;
+mod query_cmd;
 mod samples;
 mod store_cmd;
 
@@ -35,6 +36,12 @@ enum Command {
     /// Look after the store: stats, verify, compact, retention.
     #[command(subcommand)]
     Store(store_cmd::StoreCmd),
+    /// Search the store with a CloudWatch Logs Insights query.
+    Query(query_cmd::QueryArgs),
+    /// Search the store with SQL (tables: events, and one per source kind).
+    Sql(query_cmd::SqlArgs),
+    /// Print the original record behind an @ptr from a query result.
+    Get(query_cmd::GetArgs),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +50,9 @@ fn main() -> ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Ingest(args) => store_cmd::ingest(args, &config),
         Command::Store(cmd) => store_cmd::store(cmd, &config),
+        Command::Query(args) => query_cmd::query(args, &config),
+        Command::Sql(args) => query_cmd::sql(args, &config),
+        Command::Get(args) => query_cmd::get(args, &config),
     });
     match result {
         Ok(code) => code,

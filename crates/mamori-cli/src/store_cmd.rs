@@ -27,7 +27,7 @@ const PARSED_AHEAD: usize = 16;
 pub struct DataArgs {
     /// The data directory, or `s3://bucket/prefix` for a store on object storage (default: the config's `[store] data`, else ./mamori-data).
     #[arg(long, env = "MAMORI_DATA")]
-    data: Option<PathBuf>,
+    pub data: Option<PathBuf>,
 }
 
 /// Arguments of `mamori ingest`.
@@ -337,7 +337,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
     })
 }
 
-fn open_ro(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
+pub fn open_ro(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
     let dir = config.data_dir(data.data.as_deref());
     let local = !mamori_store::Location::from(&dir).is_remote();
     if local && !dir.join("manifest.jsonl").exists() && !dir.join("events").is_dir() {

@@ -132,6 +132,7 @@ impl Store {
                 source,
                 date,
                 rows as usize,
+                segment::Effort::Archive,
             )?;
             let mut readers = Vec::with_capacity(files.len());
             for f in &files {

@@ -23,7 +23,25 @@ pub const RAW_PAGE_BYTES: usize = 8 << 20;
 /// Rows per row group: small enough that statistics prune, large enough to compress.
 pub const ROW_GROUP_ROWS: usize = 131_072;
 
-fn properties(rows: usize) -> WriterProperties {
+/// How hard a segment's `raw` column is compressed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Effort {
+    /// At ingest: zstd level 3 everywhere, so the ingest keeps up with the input.
+    Ingest,
+    /// At compaction, which rewrites every event once in the background:
+    /// `raw`, most of the bytes, at zstd level [`RAW_ARCHIVE_LEVEL`].
+    Archive,
+}
+
+/// The zstd level of `raw` in compacted segments: about 12 % smaller than
+/// level 3 for a few seconds per million events (BENCHMARKS.md).
+pub const RAW_ARCHIVE_LEVEL: i32 = 9;
+
+fn properties(rows: usize, effort: Effort) -> WriterProperties {
+    let raw_level = match effort {
+        Effort::Ingest => 3,
+        Effort::Archive => RAW_ARCHIVE_LEVEL,
+    };
     let mut b = WriterProperties::builder()
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
@@ -32,7 +50,11 @@ fn properties(rows: usize) -> WriterProperties {
         .set_created_by("mamori".into())
         // The original record is most of the bytes and rarely read: larger
         // pages give zstd more context to find the repetition between records.
-        .set_column_data_page_size_limit(ColumnPath::from("raw"), RAW_PAGE_BYTES);
+        .set_column_data_page_size_limit(ColumnPath::from("raw"), RAW_PAGE_BYTES)
+        .set_column_compression(
+            ColumnPath::from("raw"),
+            Compression::ZSTD(ZstdLevel::try_new(raw_level).unwrap_or_default()),
+        );
     for c in [
         "raw",
         "uid",
@@ -98,9 +120,10 @@ impl SegmentWriter {
         source: &str,
         date: &str,
         rows_hint: usize,
+        effort: Effort,
     ) -> Result<Self, StoreError> {
         let file = File::create(tmp_path).map_err(|e| StoreError::io(tmp_path, e))?;
-        let writer = ArrowWriter::try_new(file, schema::schema(), Some(properties(rows_hint)))
+        let writer = ArrowWriter::try_new(file, schema::schema(), Some(properties(rows_hint, effort)))
             .map_err(|e| StoreError::parquet(tmp_path, e))?;
         let entry = FileEntry {
             path: final_rel.to_owned(),
@@ -163,7 +186,14 @@ pub fn write_segment(
     date: &str,
     events: &[(&Event, &str)],
 ) -> Result<FileEntry, StoreError> {
-    let mut w = SegmentWriter::create(tmp_path, final_rel, source, date, events.len())?;
+    let mut w = SegmentWriter::create(
+        tmp_path,
+        final_rel,
+        source,
+        date,
+        events.len(),
+        Effort::Ingest,
+    )?;
     w.write(events)?;
     w.finish()
 }

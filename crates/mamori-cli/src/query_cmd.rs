@@ -1,0 +1,234 @@
+//! `mamori query` (Logs Insights), `mamori sql` and `mamori get`.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use mamori_event::Timestamp;
+use mamori_query::output::ArrowError;
+use mamori_query::{CompileOptions, Engine, EngineOptions, QueryError};
+
+use crate::config::Config;
+use crate::store_cmd::{open_ro, DataArgs};
+
+/// How results are printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// An aligned table.
+    Table,
+    /// One JSON object per row.
+    Json,
+    /// CSV with a header.
+    Csv,
+}
+
+/// Options shared by `query` and `sql`.
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    /// Only events of the last period: 15m, 24h, 7d, 2w.
+    #[arg(long)]
+    since: Option<String>,
+    /// Only events at or after this time (2026-11-01 or 2026-11-01T10:00:00Z).
+    #[arg(long)]
+    start: Option<String>,
+    /// Only events before this time.
+    #[arg(long)]
+    end: Option<String>,
+    /// table, json (one object per row) or csv.
+    #[arg(long, value_enum, default_value = "table")]
+    output: Output,
+    /// Memory the query may use, in MB; a query that needs more fails with a message.
+    #[arg(long, default_value_t = 1024)]
+    memory: usize,
+    /// Print the SQL and DataFusion's plan instead of running the query.
+    #[arg(long)]
+    explain: bool,
+}
+
+/// `mamori query`.
+#[derive(Args)]
+pub struct QueryArgs {
+    /// A Logs Insights query: `fields … | filter … | stats … by … | sort … | limit …`.
+    query: String,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// `mamori sql`.
+#[derive(Args)]
+pub struct SqlArgs {
+    /// SQL over the tables `events` (all sources) and one per source kind (`cloudtrail`, `k8s`, …).
+    sql: String,
+    #[command(flatten)]
+    run: RunArgs,
+}
+
+/// `mamori get`.
+#[derive(Args)]
+pub struct GetArgs {
+    /// An `@ptr` value from a query result (`source/date/uid`).
+    ptr: String,
+    #[command(flatten)]
+    data: DataArgs,
+}
+
+fn period_micros(s: &str) -> Option<i64> {
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let n: i64 = s[..split].parse().ok()?;
+    let unit: i64 = match &s[split..] {
+        "s" => 1,
+        "m" | "min" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    n.checked_mul(unit)?.checked_mul(1_000_000)
+}
+
+fn instant(flag: &str, s: &str) -> Result<i64> {
+    let t = if s.len() == 10 {
+        Timestamp::parse_iso8601(&format!("{s}T00:00:00Z"))
+    } else {
+        Timestamp::parse_iso8601(s)
+    };
+    t.map(|t| t.0)
+        .with_context(|| format!("{flag} {s}: expected a date (2026-11-01) or a time (2026-11-01T10:00:00Z)"))
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
+
+fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
+    let mut start = match &a.since {
+        Some(s) => Some(
+            now_micros()
+                - period_micros(s)
+                    .with_context(|| format!("--since {s}: expected a period such as 15m, 24h, 7d"))?,
+        ),
+        None => None,
+    };
+    if let Some(s) = &a.start {
+        start = Some(instant("--start", s)?);
+    }
+    let end = a.end.as_deref().map(|e| instant("--end", e)).transpose()?;
+    Ok((start, end))
+}
+
+fn engine(run: &RunArgs, config: &Config, sources: Vec<String>) -> Result<(Engine, Option<i64>, Option<i64>)> {
+    let (start, end) = range(run)?;
+    let (_, store) = open_ro(&run.data, config)?;
+    let opts = EngineOptions {
+        memory_limit: run.memory.max(16) << 20,
+        start,
+        end,
+        sources,
+        ..EngineOptions::default()
+    };
+    Ok((Engine::open(&store, &opts)?, start, end))
+}
+
+fn print(engine: &Engine, sql: &str, output: Output) -> Result<ExitCode, QueryError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let io = |e: std::io::Error| QueryError::Engine(e.to_string());
+    let arrow = |e: ArrowError| QueryError::Engine(e.to_string());
+    match output {
+        Output::Table => {
+            let r = engine.run(sql)?;
+            let rows: usize = r.batches.iter().map(|b| b.num_rows()).sum();
+            writeln!(out, "{}", mamori_query::output::table(&r.batches).map_err(arrow)?).map_err(io)?;
+            eprintln!("{rows} row(s)");
+        }
+        Output::Json => {
+            engine.stream(sql, |b| mamori_query::output::json_lines(b, &mut out).map_err(arrow))?;
+        }
+        Output::Csv => {
+            let mut first = true;
+            engine.stream(sql, |b| {
+                let r = mamori_query::output::csv(b, first, &mut out).map_err(arrow);
+                first = false;
+                r
+            })?;
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `mamori query`.
+pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
+    let parsed = match mamori_query::parse(&args.query) {
+        Ok(q) => q,
+        Err(e) => {
+            eprintln!("mamori: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let (start, end) = range(&args.run)?;
+    let opts = CompileOptions {
+        start,
+        end,
+        ..CompileOptions::default()
+    };
+    let compiled = mamori_query::compile(&parsed, &opts)?;
+    let (engine, _, _) = engine(&args.run, config, compiled.sources.clone())?;
+    if args.run.explain {
+        println!("{}\n\n{}", compiled.sql, engine.explain(&compiled.sql)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(print(&engine, &compiled.sql, args.run.output)?)
+}
+
+/// Runs `mamori sql`.
+pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
+    // A time range prunes the files registered; the SQL itself is the user's.
+    let (engine, _, _) = engine(&args.run, config, Vec::new())?;
+    if args.run.explain {
+        println!("{}", engine.explain(&args.sql)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    Ok(print(&engine, &args.sql, args.run.output)?)
+}
+
+/// Runs `mamori get`: the whole original record behind an `@ptr`.
+pub fn get(args: GetArgs, config: &Config) -> Result<ExitCode> {
+    let mut parts = args.ptr.splitn(3, '/');
+    let (Some(source), Some(day), Some(uid)) = (parts.next(), parts.next(), parts.next()) else {
+        bail!("{}: an @ptr is source/date/uid, as query results give it", args.ptr);
+    };
+    let start = instant("@ptr date", day)?;
+    let (_, store) = open_ro(&args.data, config)?;
+    let opts = EngineOptions {
+        start: Some(start),
+        end: Some(start + 86_400_000_000),
+        sources: vec![source.to_owned()],
+        ..EngineOptions::default()
+    };
+    let engine = Engine::open(&store, &opts)?;
+    let sql = format!(
+        "SELECT raw FROM events WHERE source = '{}' AND uid = '{}'",
+        source.replace('\'', "''"),
+        uid.replace('\'', "''")
+    );
+    let r = engine.run(&sql)?;
+    let mut found = 0;
+    for b in &r.batches {
+        let col = mamori_query::output::strings(b.column(0)).context("reading the raw column")?;
+        for v in col.into_iter().flatten() {
+            println!("{v}");
+            found += 1;
+        }
+    }
+    if found == 0 {
+        eprintln!("mamori: {}: no such event in the store", args.ptr);
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,218 @@
+//! Runs SQL over a store with DataFusion.
+//!
+//! Tables are registered over the exact files the manifest holds (never a
+//! directory listing, so a stray or half-written file is never read), and
+//! only those whose time range and source can match the query: the
+//! manifest's per-file min/max time prune before any file is opened. Inside
+//! the files, DataFusion uses row-group statistics, the page index and bloom
+//! filters, and pushes filters into the scan so that `raw` is decoded only
+//! for rows that pass.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::MemTable;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use futures::StreamExt;
+use mamori_store::{FileEntry, Location, Store};
+
+use crate::QueryError;
+
+/// How a query may use the machine.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Memory the query may hold (bytes); above it the query fails with a message.
+    pub memory_limit: usize,
+    /// Parallelism (default: the number of cores).
+    pub threads: usize,
+    /// Earliest event time, µs (prunes files).
+    pub start: Option<i64>,
+    /// Latest event time, exclusive, µs (prunes files).
+    pub end: Option<i64>,
+    /// Source kinds to register (empty: all).
+    pub sources: Vec<String>,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            memory_limit: 1 << 30,
+            threads: std::thread::available_parallelism().map_or(1, usize::from),
+            start: None,
+            end: None,
+            sources: Vec::new(),
+        }
+    }
+}
+
+/// A result, whole.
+pub struct QueryResult {
+    /// Column names and types.
+    pub schema: SchemaRef,
+    /// The rows.
+    pub batches: Vec<RecordBatch>,
+}
+
+/// A session over one store.
+pub struct Engine {
+    ctx: SessionContext,
+    runtime: tokio::runtime::Runtime,
+    budget_mb: usize,
+}
+
+fn engine_err(e: impl std::fmt::Display) -> QueryError {
+    QueryError::Engine(e.to_string())
+}
+
+impl Engine {
+    /// Registers the store's tables: `events` (every source) and one per
+    /// source kind (`cloudtrail`, `k8s`, …).
+    pub fn open(store: &Store, opts: &EngineOptions) -> Result<Engine, QueryError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(opts.threads.max(1))
+            .enable_all()
+            .build()
+            .map_err(engine_err)?;
+        let env = RuntimeEnvBuilder::new()
+            .with_memory_limit(opts.memory_limit, 1.0)
+            .build_arc()
+            .map_err(engine_err)?;
+        let mut config = SessionConfig::new()
+            .with_target_partitions(opts.threads.max(1))
+            .with_information_schema(true);
+        let o = config.options_mut();
+        o.execution.parquet.pushdown_filters = true;
+        o.execution.parquet.reorder_filters = true;
+        o.execution.parquet.bloom_filter_on_read = true;
+        o.execution.parquet.enable_page_index = true;
+        let mut ctx = SessionContext::new_with_config_rt(config, env);
+        datafusion_functions_json::register_all(&mut ctx).map_err(engine_err)?;
+        for udf in crate::ip::udfs() {
+            ctx.register_udf(udf);
+        }
+        let base = match store.location() {
+            Location::Local(dir) => {
+                let dir = std::fs::canonicalize(dir).map_err(|e| {
+                    QueryError::Store(mamori_store::StoreError::io(dir, e))
+                })?;
+                dir.to_string_lossy().trim_end_matches('/').to_owned()
+            }
+            Location::S3 { bucket, prefix } => {
+                let client = mamori_source::s3_client(bucket, std::time::Duration::from_secs(30))
+                    .map_err(|e| QueryError::Engine(e.to_string()))?;
+                let url = url::Url::parse(&format!("s3://{bucket}")).map_err(engine_err)?;
+                ctx.register_object_store(&url, Arc::new(client));
+                if prefix.is_empty() {
+                    format!("s3://{bucket}")
+                } else {
+                    format!("s3://{bucket}/{prefix}")
+                }
+            }
+        };
+        let wanted = |f: &&FileEntry| {
+            f.source != "dead_letter"
+                && (opts.sources.is_empty() || opts.sources.contains(&f.source))
+                && opts.start.is_none_or(|s| f.max_time >= s)
+                && opts.end.is_none_or(|e| f.min_time < e)
+        };
+        let files: Vec<&FileEntry> = store.files().filter(wanted).collect();
+        let engine = Engine {
+            ctx,
+            runtime,
+            budget_mb: opts.memory_limit >> 20,
+        };
+        engine.register("events", &base, &files)?;
+        for kind in mamori_event::SourceKind::ALL {
+            let of_kind: Vec<&FileEntry> = files
+                .iter()
+                .copied()
+                .filter(|f| f.source == kind.as_str())
+                .collect();
+            engine.register(kind.as_str(), &base, &of_kind)?;
+        }
+        Ok(engine)
+    }
+
+    fn register(&self, name: &str, base: &str, files: &[&FileEntry]) -> Result<(), QueryError> {
+        let schema = mamori_store::schema::schema();
+        if files.is_empty() {
+            let empty = MemTable::try_new(schema, vec![vec![]]).map_err(engine_err)?;
+            self.ctx
+                .register_table(name, Arc::new(empty))
+                .map_err(engine_err)?;
+            return Ok(());
+        }
+        let urls = files
+            .iter()
+            .map(|f| ListingTableUrl::parse(format!("{base}/{}", f.path)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(engine_err)?;
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_collect_stat(true);
+        let config = ListingTableConfig::new_with_multi_paths(urls)
+            .with_listing_options(options)
+            .with_schema(schema);
+        let table = ListingTable::try_new(config).map_err(engine_err)?;
+        self.ctx
+            .register_table(name, Arc::new(table))
+            .map_err(engine_err)?;
+        Ok(())
+    }
+
+    fn classify(&self, e: datafusion::error::DataFusionError) -> QueryError {
+        let text = e.to_string();
+        if text.contains("Resources exhausted") {
+            QueryError::Memory {
+                budget_mb: self.budget_mb,
+                detail: text,
+            }
+        } else {
+            QueryError::Engine(text)
+        }
+    }
+
+    /// Runs `sql`, handing each batch of rows to `each` as it comes; Ctrl-C cancels.
+    pub fn stream(
+        &self,
+        sql: &str,
+        mut each: impl FnMut(&RecordBatch) -> Result<(), QueryError>,
+    ) -> Result<SchemaRef, QueryError> {
+        self.runtime.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
+            let mut stream = df.execute_stream().await.map_err(|e| self.classify(e))?;
+            let schema = stream.schema();
+            let run = async {
+                while let Some(batch) = stream.next().await {
+                    each(&batch.map_err(|e| self.classify(e))?)?;
+                }
+                Ok::<(), QueryError>(())
+            };
+            tokio::select! {
+                r = run => r?,
+                _ = tokio::signal::ctrl_c() => return Err(QueryError::Cancelled),
+            }
+            Ok(schema)
+        })
+    }
+
+    /// Runs `sql` and returns every row.
+    pub fn run(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let mut batches = Vec::new();
+        let schema = self.stream(sql, |b| {
+            batches.push(b.clone());
+            Ok(())
+        })?;
+        Ok(QueryResult { schema, batches })
+    }
+
+    /// The physical plan DataFusion chose, for `--explain`.
+    pub fn explain(&self, sql: &str) -> Result<String, QueryError> {
+        let r = self.run(&format!("EXPLAIN {sql}"))?;
+        crate::output::table(&r.batches).map_err(engine_err)
+    }
+}

@@ -1,0 +1,21 @@
+//! Search Mamori's store with the CloudWatch Logs Insights language and SQL.
+//!
+//! A Logs Insights query is parsed ([`parser`]) into a pipeline ([`ast`]),
+//! compiled ([`compile`]) into one SQL statement over the store's tables,
+//! and run by DataFusion ([`engine`]) over the Parquet segments the
+//! manifest lists, pruned by time and source before any file is opened.
+
+pub mod ast;
+pub mod compile;
+pub mod engine;
+mod error;
+mod functions;
+mod ip;
+mod lexer;
+pub mod output;
+pub mod parser;
+
+pub use compile::{compile, CompileOptions};
+pub use engine::{Engine, EngineOptions, QueryResult};
+pub use error::QueryError;
+pub use parser::parse;

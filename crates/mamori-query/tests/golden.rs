@@ -1,0 +1,212 @@
+//! Golden query tests, in the spirit of sqllogictest: each file under
+//! `tests/queries/` holds cases
+//!
+//! ```text
+//! query                      (or `sql`, or `error`)
+//! <the query, one or more lines>
+//! ----
+//! <expected output: a header line and one line per row, cells joined by " | ">
+//! ```
+//!
+//! separated by blank lines; `#` lines are comments. `error` cases expect
+//! the error message to contain each expected line. The data set is built
+//! once from `testdata/samples`, the Stratus Red Team CloudTrail detonations
+//! and the Falco Kubernetes audit events of the shared corpus, ingested with
+//! a fixed ingest time. `MAMORI_UPDATE_GOLDEN=1` rewrites the expected output.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use mamori_query::{CompileOptions, Engine, EngineOptions};
+use mamori_store::{Ingest, Store};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The store every case queries, built once.
+fn store_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("tmp");
+        let mut store = Store::open(dir.path()).expect("store");
+        let opts = mamori_parse::ParseOptions {
+            ingest_time: mamori_event::Timestamp::parse_iso8601("2026-11-24T00:00:00Z")
+                .unwrap_or_default(),
+            ..Default::default()
+        };
+        let mut ing = Ingest::new(&mut store, opts, 100_000);
+        for sub in [
+            "testdata/samples",
+            "../shared/corpus/stratus-red-team-detonations/aws",
+            "../shared/corpus/falco-k8s-audit/events",
+        ] {
+            let base = root().join(sub);
+            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&base)
+                .into_iter()
+                .flatten()
+                .filter(|e| e.file_type().is_file())
+                .map(|e| e.into_path())
+                .collect();
+            files.sort();
+            for f in files {
+                let name = format!("{sub}/{}", f.strip_prefix(&base).unwrap_or(&f).display());
+                let data = std::fs::read(&f).expect("read");
+                ing.add(&name, &data).expect("ingest");
+            }
+        }
+        ing.finish().expect("finish");
+        dir
+    })
+    .path()
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| {
+        let store = Store::open_read_only(store_dir()).expect("store");
+        let opts = EngineOptions {
+            threads: 2,
+            ..EngineOptions::default()
+        };
+        Engine::open(&store, &opts).expect("engine")
+    })
+}
+
+/// Runs one case: the rendered rows, or the error message.
+fn run(kind: &str, text: &str) -> Result<String, String> {
+    let sql = if kind == "sql" {
+        text.to_owned()
+    } else {
+        let q = mamori_query::parse(text).map_err(|e| e.to_string())?;
+        mamori_query::compile(&q, &CompileOptions::default())
+            .map_err(|e| e.to_string())?
+            .sql
+    };
+    let r = engine().run(&sql).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    let names: Vec<&str> = r.schema.fields().iter().map(|f| f.name().as_str()).collect();
+    out.push_str(&names.join(" | "));
+    for b in &r.batches {
+        let cols: Vec<Vec<Option<String>>> = b
+            .columns()
+            .iter()
+            .map(|c| mamori_query::output::strings(c).expect("text"))
+            .collect();
+        for row in 0..b.num_rows() {
+            let cells: Vec<String> = cols
+                .iter()
+                .map(|c| {
+                    c[row]
+                        .as_deref()
+                        .map_or("NULL".into(), |v| v.replace('\n', "\\n"))
+                })
+                .collect();
+            let _ = write!(out, "\n{}", cells.join(" | "));
+        }
+    }
+    Ok(out)
+}
+
+struct Case {
+    kind: String,
+    text: String,
+    expected: String,
+}
+
+fn parse_file(content: &str) -> (Vec<String>, Vec<Case>) {
+    // Keeps the comment blocks before each case so that an update rewrites the file faithfully.
+    let mut preambles = Vec::new();
+    let mut cases = Vec::new();
+    let mut lines = content.lines().peekable();
+    let mut pre = String::new();
+    while let Some(line) = lines.next() {
+        let kind = line.trim();
+        if kind == "query" || kind == "sql" || kind == "error" {
+            let mut text = Vec::new();
+            for l in lines.by_ref() {
+                if l == "----" {
+                    break;
+                }
+                text.push(l);
+            }
+            let mut expected = Vec::new();
+            while let Some(l) = lines.peek() {
+                if l.is_empty() {
+                    break;
+                }
+                expected.push(lines.next().unwrap_or_default());
+            }
+            preambles.push(std::mem::take(&mut pre));
+            cases.push(Case {
+                kind: kind.to_owned(),
+                text: text.join("\n"),
+                expected: expected.join("\n"),
+            });
+        } else {
+            pre.push_str(line);
+            pre.push('\n');
+        }
+    }
+    preambles.push(pre);
+    (preambles, cases)
+}
+
+#[test]
+fn golden_queries() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/queries");
+    let update = std::env::var_os("MAMORI_UPDATE_GOLDEN").is_some();
+    let mut failures = Vec::new();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/queries")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "test"))
+        .collect();
+    files.sort();
+    let mut total = 0;
+    for file in files {
+        let content = std::fs::read_to_string(&file).expect("read");
+        let (preambles, cases) = parse_file(&content);
+        let mut rewritten = String::new();
+        for (i, case) in cases.iter().enumerate() {
+            total += 1;
+            let got = run(&case.kind, &case.text);
+            let ok = match (&got, case.kind.as_str()) {
+                (Err(msg), "error") => case.expected.lines().all(|l| msg.contains(l.trim())),
+                (Ok(rows), "query" | "sql") => *rows == case.expected,
+                _ => false,
+            };
+            let actual = match &got {
+                Ok(rows) => rows.clone(),
+                Err(msg) => msg.clone(),
+            };
+            if !ok && !update {
+                failures.push(format!(
+                    "{}: case {}\n{}\n---- expected\n{}\n---- got\n{}\n",
+                    file.display(),
+                    i + 1,
+                    case.text,
+                    case.expected,
+                    actual
+                ));
+            }
+            rewritten.push_str(&preambles[i]);
+            let expected = if update && case.kind != "error" {
+                actual
+            } else if update && !ok {
+                actual.lines().next().unwrap_or_default().to_owned()
+            } else {
+                case.expected.clone()
+            };
+            let _ = write!(rewritten, "{}\n{}\n----\n{}\n", case.kind, case.text, expected);
+        }
+        rewritten.push_str(preambles.last().map_or("", String::as_str));
+        if update && rewritten != content {
+            std::fs::write(&file, rewritten).expect("update");
+        }
+    }
+    assert!(total > 0, "no cases found in {}", dir.display());
+    assert!(failures.is_empty(), "{} of {total} cases failed:\n\n{}", failures.len(), failures.join("\n"));
+}
