@@ -95,8 +95,9 @@ fn instant(flag: &str, s: &str) -> Result<i64> {
     } else {
         Timestamp::parse_iso8601(s)
     };
-    t.map(|t| t.0)
-        .with_context(|| format!("{flag} {s}: expected a date (2026-11-01) or a time (2026-11-01T10:00:00Z)"))
+    t.map(|t| t.0).with_context(|| {
+        format!("{flag} {s}: expected a date (2026-11-01) or a time (2026-11-01T10:00:00Z)")
+    })
 }
 
 fn now_micros() -> i64 {
@@ -109,8 +110,9 @@ fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
     let mut start = match &a.since {
         Some(s) => Some(
             now_micros()
-                - period_micros(s)
-                    .with_context(|| format!("--since {s}: expected a period such as 15m, 24h, 7d"))?,
+                - period_micros(s).with_context(|| {
+                    format!("--since {s}: expected a period such as 15m, 24h, 7d")
+                })?,
         ),
         None => None,
     };
@@ -121,7 +123,11 @@ fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
     Ok((start, end))
 }
 
-fn engine(run: &RunArgs, config: &Config, sources: Vec<String>) -> Result<(Engine, Option<i64>, Option<i64>)> {
+fn engine(
+    run: &RunArgs,
+    config: &Config,
+    sources: Vec<String>,
+) -> Result<(Engine, Option<i64>, Option<i64>)> {
     let (start, end) = range(run)?;
     let (_, store) = open_ro(&run.data, config)?;
     let opts = EngineOptions {
@@ -143,11 +149,18 @@ fn print(engine: &Engine, sql: &str, output: Output) -> Result<ExitCode, QueryEr
         Output::Table => {
             let r = engine.run(sql)?;
             let rows: usize = r.batches.iter().map(|b| b.num_rows()).sum();
-            writeln!(out, "{}", mamori_query::output::table(&r.batches).map_err(arrow)?).map_err(io)?;
+            writeln!(
+                out,
+                "{}",
+                mamori_query::output::table(&r.batches).map_err(arrow)?
+            )
+            .map_err(io)?;
             eprintln!("{rows} row(s)");
         }
         Output::Json => {
-            engine.stream(sql, |b| mamori_query::output::json_lines(b, &mut out).map_err(arrow))?;
+            engine.stream(sql, |b| {
+                mamori_query::output::json_lines(b, &mut out).map_err(arrow)
+            })?;
         }
         Output::Csv => {
             let mut first = true;
@@ -201,7 +214,10 @@ pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
 pub fn get(args: GetArgs, config: &Config) -> Result<ExitCode> {
     let mut parts = args.ptr.splitn(3, '/');
     let (Some(source), Some(day), Some(uid)) = (parts.next(), parts.next(), parts.next()) else {
-        bail!("{}: an @ptr is source/date/uid, as query results give it", args.ptr);
+        bail!(
+            "{}: an @ptr is source/date/uid, as query results give it",
+            args.ptr
+        );
     };
     let start = instant("@ptr date", day)?;
     let (_, store) = open_ro(&args.data, config)?;

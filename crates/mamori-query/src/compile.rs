@@ -72,7 +72,7 @@ pub(crate) struct Sql {
 }
 
 impl Sql {
-    fn new(text: String, ty: Ty) -> Sql {
+    pub(crate) fn new(text: String, ty: Ty) -> Sql {
         Sql {
             text,
             ty,
@@ -299,13 +299,13 @@ fn sort_key(e: &Sql, desc: bool) -> String {
 fn order_by(scope: &Scope) -> Vec<String> {
     let mut o = scope.order.clone();
     if scope.aggregated {
-        if o.is_empty() {
-            o = scope
+        // Group keys (and then aggregates) break ties.
+        o.extend(
+            scope
                 .stats_out
                 .iter()
-                .map(|(_, c, _)| format!("{c} ASC NULLS LAST"))
-                .collect();
-        }
+                .map(|(_, c, _)| format!("{c} ASC NULLS LAST")),
+        );
     } else {
         if o.is_empty() {
             o.push("\"time\" DESC".into());
@@ -425,7 +425,11 @@ fn parse_cmd(
     let list = ident(&scope.fresh());
     let mut extra = vec![(
         list.clone(),
-        format!("regexp_match(CAST({} AS VARCHAR), {})", src.text, quote(&re)),
+        format!(
+            "regexp_match(CAST({} AS VARCHAR), {})",
+            src.text,
+            quote(&re)
+        ),
     )];
     let sql = with_columns(sql, &extra);
     extra.clear();
@@ -440,12 +444,7 @@ fn parse_cmd(
     Ok(with_columns(sql, &extra))
 }
 
-fn stats(
-    sql: String,
-    aggs: &[Item],
-    by: &[Item],
-    scope: &mut Scope,
-) -> Result<String, QueryError> {
+fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<String, QueryError> {
     let mut select = Vec::new();
     let mut group = Vec::new();
     let mut out = Vec::new();
@@ -537,9 +536,10 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
             format!("(NOT {})", boolean(compile_expr(inner, env)?)),
             Ty::Bool,
         ),
-        Expr::Neg(inner) => {
-            Sql::new(format!("(- {})", numeric(&compile_expr(inner, env)?)), Ty::Num)
-        }
+        Expr::Neg(inner) => Sql::new(
+            format!("(- {})", numeric(&compile_expr(inner, env)?)),
+            Ty::Num,
+        ),
         Expr::Binary(l, op, r) => binary(compile_expr(l, env)?, *op, compile_expr(r, env)?),
         Expr::Like {
             expr,
@@ -727,7 +727,10 @@ fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
         BinOp::Gt => ">",
         BinOp::Ge => ">=",
     };
-    if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod) {
+    if matches!(
+        op,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod
+    ) {
         let left = if op == BinOp::Div {
             format!("CAST({} AS DOUBLE)", numeric(&l))
         } else {
@@ -753,12 +756,18 @@ fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
         (Ty::Str, Ty::Num) | (Ty::Num, Ty::Str) | (Ty::Bool, Ty::Num) | (Ty::Num, Ty::Bool) => {
             let s = if l.ty == Ty::Num { &r } else { &l };
             if s.literal.is_some() && !lit_num(s) {
-                format!("(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))", l.text, r.text)
+                format!(
+                    "(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))",
+                    l.text, r.text
+                )
             } else {
                 format!("({} {sym} {})", numeric(&l), numeric(&r))
             }
         }
-        _ => format!("(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))", l.text, r.text),
+        _ => format!(
+            "(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))",
+            l.text, r.text
+        ),
     };
     Sql::new(text, Ty::Bool)
 }

@@ -13,7 +13,9 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::{
+    ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
+};
 use datafusion::datasource::MemTable;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -85,6 +87,7 @@ impl Engine {
             .with_target_partitions(opts.threads.max(1))
             .with_information_schema(true);
         let o = config.options_mut();
+        o.execution.collect_statistics = true;
         o.execution.parquet.pushdown_filters = true;
         o.execution.parquet.reorder_filters = true;
         o.execution.parquet.bloom_filter_on_read = true;
@@ -96,9 +99,8 @@ impl Engine {
         }
         let base = match store.location() {
             Location::Local(dir) => {
-                let dir = std::fs::canonicalize(dir).map_err(|e| {
-                    QueryError::Store(mamori_store::StoreError::io(dir, e))
-                })?;
+                let dir = std::fs::canonicalize(dir)
+                    .map_err(|e| QueryError::Store(mamori_store::StoreError::io(dir, e)))?;
                 dir.to_string_lossy().trim_end_matches('/').to_owned()
             }
             Location::S3 { bucket, prefix } => {
@@ -151,9 +153,8 @@ impl Engine {
             .map(|f| ListingTableUrl::parse(format!("{base}/{}", f.path)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(engine_err)?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
-            .with_file_extension(".parquet")
-            .with_collect_stat(true);
+        let options =
+            ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
             .with_schema(schema);

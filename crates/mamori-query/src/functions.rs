@@ -88,7 +88,11 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
         "round" => {
             arity(name, args, 1, 2)?;
             match a.get(1) {
-                Some(d) => num(format!("round(CAST({} AS DOUBLE), {})", numeric(&a[0]), numeric(d))),
+                Some(d) => num(format!(
+                    "round(CAST({} AS DOUBLE), {})",
+                    numeric(&a[0]),
+                    numeric(d)
+                )),
                 None => num(format!("round(CAST({} AS DOUBLE))", numeric(&a[0]))),
             }
         }
@@ -98,7 +102,10 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
         }
         "toint" | "tolong" => {
             arity(name, args, 1, 1)?;
-            num(format!("CAST(try_cast({} AS DOUBLE) AS BIGINT)", text(&a[0])))
+            num(format!(
+                "CAST(try_cast({} AS DOUBLE) AS BIGINT)",
+                text(&a[0])
+            ))
         }
         "ispresent" => {
             arity(name, args, 1, 1)?;
@@ -114,7 +121,11 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
         }
         "isblank" => {
             arity(name, args, 1, 1)?;
-            bo(format!("({} IS NULL OR trim({}) = '')", a[0].text, text(&a[0])))
+            bo(format!(
+                "({} IS NULL OR trim({}) = '')",
+                a[0].text,
+                text(&a[0])
+            ))
         }
         "coalesce" => {
             arity(name, args, 1, 100)?;
@@ -183,20 +194,37 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
         }
         "replace" => {
             arity(name, args, 3, 3)?;
-            st(format!("replace({}, {}, {})", text(&a[0]), text(&a[1]), text(&a[2])))
+            st(format!(
+                "replace({}, {}, {})",
+                text(&a[0]),
+                text(&a[1]),
+                text(&a[2])
+            ))
         }
         "strcontains" => {
             arity(name, args, 2, 3)?;
-            let ci = a.get(2).is_some_and(|x| x.literal.as_deref().is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true")));
+            let ci = a.get(2).is_some_and(|x| {
+                x.literal
+                    .as_deref()
+                    .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+            });
             if ci {
-                bo(format!("(strpos(lower({}), lower({})) > 0)", text(&a[0]), text(&a[1])))
+                bo(format!(
+                    "(strpos(lower({}), lower({})) > 0)",
+                    text(&a[0]),
+                    text(&a[1])
+                ))
             } else {
                 bo(format!("(strpos({}, {}) > 0)", text(&a[0]), text(&a[1])))
             }
         }
         "startswith" | "endswith" => {
             arity(name, args, 2, 2)?;
-            let f = if name == "startswith" { "starts_with" } else { "ends_with" };
+            let f = if name == "startswith" {
+                "starts_with"
+            } else {
+                "ends_with"
+            };
             bo(format!("{f}({}, {})", text(&a[0]), text(&a[1])))
         }
         "regexreplace" => {
@@ -222,7 +250,9 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
         "tomillis" => {
             arity(name, args, 1, 1)?;
             if a[0].ty != Ty::Time {
-                return Err(QueryError::invalid("toMillis() takes a timestamp, such as @timestamp"));
+                return Err(QueryError::invalid(
+                    "toMillis() takes a timestamp, such as @timestamp",
+                ));
             }
             num(format!("(CAST({} AS BIGINT) / 1000)", a[0].text))
         }
@@ -262,7 +292,9 @@ fn time_fn(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryError> {
             arity(name, args, 2, 2)?;
             let ts = compile_expr(&args[0], env)?;
             if ts.ty != Ty::Time {
-                return Err(QueryError::invalid(format!("{name}() takes a timestamp first, such as @timestamp")));
+                return Err(QueryError::invalid(format!(
+                    "{name}() takes a timestamp first, such as @timestamp"
+                )));
             }
             let floor = floor_time(&ts.text, &args[1])?;
             if name == "datefloor" {
@@ -273,7 +305,10 @@ fn time_fn(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryError> {
                 (iv, None) => iv,
             };
             Ok(Sql::new(
-                format!("CASE WHEN {floor} = {t} THEN {t} ELSE {floor} + {step} END", t = ts.text),
+                format!(
+                    "CASE WHEN {floor} = {t} THEN {t} ELSE {floor} + {step} END",
+                    t = ts.text
+                ),
                 Ty::Time,
             ))
         }
@@ -283,8 +318,18 @@ fn time_fn(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryError> {
 fn is_aggregate(name: &str) -> bool {
     matches!(
         name,
-        "count" | "count_distinct" | "sum" | "avg" | "stddev" | "min" | "max" | "pct" | "earliest"
-            | "latest" | "sortsfirst" | "sortslast"
+        "count"
+            | "count_distinct"
+            | "sum"
+            | "avg"
+            | "stddev"
+            | "min"
+            | "max"
+            | "pct"
+            | "earliest"
+            | "latest"
+            | "sortsfirst"
+            | "sortslast"
     )
 }
 
@@ -296,7 +341,9 @@ pub(crate) fn aggregate(e: &Expr, env: Env) -> Result<Sql, QueryError> {
                 "stats takes aggregate functions (count, sum, avg, …), one per item; arithmetic over them is not supported yet",
             ));
         }
-        return Err(QueryError::invalid("stats takes aggregate functions such as count(*), sum(x), avg(x)"));
+        return Err(QueryError::invalid(
+            "stats takes aggregate functions such as count(*), sum(x), avg(x)",
+        ));
     };
     if !is_aggregate(name) {
         return Err(QueryError::invalid(format!(
@@ -341,7 +388,9 @@ pub(crate) fn aggregate(e: &Expr, env: Env) -> Result<Sql, QueryError> {
                 .as_deref()
                 .and_then(|v| v.parse::<f64>().ok())
                 .filter(|p| (0.0..=100.0).contains(p))
-                .ok_or_else(|| QueryError::invalid("pct(field, p) takes a percentile p from 0 to 100"))?;
+                .ok_or_else(|| {
+                    QueryError::invalid("pct(field, p) takes a percentile p from 0 to 100")
+                })?;
             num(format!(
                 "approx_percentile_cont(CAST({} AS DOUBLE), {})",
                 numeric(&a[0]),
@@ -350,7 +399,11 @@ pub(crate) fn aggregate(e: &Expr, env: Env) -> Result<Sql, QueryError> {
         }
         "earliest" | "latest" => {
             arity(name, args, 1, 1)?;
-            let f = if name == "earliest" { "first_value" } else { "last_value" };
+            let f = if name == "earliest" {
+                "first_value"
+            } else {
+                "last_value"
+            };
             Ok(Sql::new(
                 format!("{f}({} ORDER BY \"time\" ASC)", a[0].text),
                 a[0].ty,

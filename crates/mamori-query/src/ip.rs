@@ -38,11 +38,19 @@ pub fn in_subnet(ip: &str, cidr: &str) -> Option<bool> {
     };
     match (ip, net) {
         (IpAddr::V4(a), IpAddr::V4(n)) if bits <= 32 => {
-            let mask = if bits == 0 { 0 } else { u32::MAX << (32 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u32::MAX << (32 - bits)
+            };
             Some(u32::from(a) & mask == u32::from(n) & mask)
         }
         (IpAddr::V6(a), IpAddr::V6(n)) if bits <= 128 => {
-            let mask = if bits == 0 { 0 } else { u128::MAX << (128 - bits) };
+            let mask = if bits == 0 {
+                0
+            } else {
+                u128::MAX << (128 - bits)
+            };
             Some(u128::from(a) & mask == u128::from(n) & mask)
         }
         _ => Some(false),
@@ -97,14 +105,26 @@ pub fn udfs() -> Vec<ScalarUDF> {
         ("mamori_isvalidipv4", Family::V4),
         ("mamori_isvalidipv6", Family::V6),
     ] {
-        out.push(create_udf(name, one(), DataType::Boolean, Volatility::Immutable, Arc::new(valid(f))));
+        out.push(create_udf(
+            name,
+            one(),
+            DataType::Boolean,
+            Volatility::Immutable,
+            Arc::new(valid(f)),
+        ));
     }
     for (name, f) in [
         ("mamori_isipinsubnet", Family::Any),
         ("mamori_isipv4insubnet", Family::V4),
         ("mamori_isipv6insubnet", Family::V6),
     ] {
-        out.push(create_udf(name, two(), DataType::Boolean, Volatility::Immutable, Arc::new(subnet(f))));
+        out.push(create_udf(
+            name,
+            two(),
+            DataType::Boolean,
+            Volatility::Immutable,
+            Arc::new(subnet(f)),
+        ));
     }
     out
 }

@@ -90,7 +90,8 @@ pub fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
             let (s, end) = regex(text, i)?;
             i = end;
             Tok::Regex(s)
-        } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit)) {
+        } else if c.is_ascii_digit() || (c == b'.' && b.get(i + 1).is_some_and(u8::is_ascii_digit))
+        {
             while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
                 i += 1;
             }
@@ -113,7 +114,11 @@ pub fn lex(text: &str) -> Result<Vec<Token>, QueryError> {
             Tok::Sym(sym)
         } else {
             let ch = text[i..].chars().next().unwrap_or('?');
-            return Err(QueryError::parse(text, i, format!("unexpected character {ch:?}")));
+            return Err(QueryError::parse(
+                text,
+                i,
+                format!("unexpected character {ch:?}"),
+            ));
         };
         out.push(Token {
             kind,
@@ -195,7 +200,11 @@ fn regex(text: &str, start: usize) -> Result<(String, usize), QueryError> {
             _ => i += 1,
         }
     }
-    Err(QueryError::parse(text, start, "regex not closed with /".into()))
+    Err(QueryError::parse(
+        text,
+        start,
+        "regex not closed with /".into(),
+    ))
 }
 
 fn name(text: &str, start: usize) -> Result<(Vec<String>, usize), QueryError> {
@@ -215,7 +224,11 @@ fn name(text: &str, start: usize) -> Result<(Vec<String>, usize), QueryError> {
                 i += 1;
             }
             if s == i {
-                return Err(QueryError::parse(text, i, "a field name ends with `.`".into()));
+                return Err(QueryError::parse(
+                    text,
+                    i,
+                    "a field name ends with `.`".into(),
+                ));
             }
             segs.push(text[s..i].to_owned());
         }
@@ -224,7 +237,9 @@ fn name(text: &str, start: usize) -> Result<(Vec<String>, usize), QueryError> {
             let (rest, end) = name(text, i)?;
             let mut first = String::from("@");
             first.push_str(&rest[0]);
-            segs = std::iter::once(first).chain(rest.into_iter().skip(1)).collect();
+            segs = std::iter::once(first)
+                .chain(rest.into_iter().skip(1))
+                .collect();
             return Ok((segs, end));
         }
         if b.get(i) == Some(&b'.') && b.get(i + 1).is_some_and(|&c| is_name_char(c) || c == b'`') {
@@ -266,7 +281,13 @@ mod tests {
             Tok::Name(vec!["detail-type".into()])
         );
         assert_eq!(kinds("bin(5m)")[2], Tok::Period("5".into(), "m".into()));
-        assert_eq!(kinds("parse @message /x(?<n>\\d+)/")[2], Tok::Regex("x(?<n>\\d+)".into()));
-        assert_eq!(kinds("# comment\nlimit 1 # more"), vec![Tok::Name(vec!["limit".into()]), Tok::Num("1".into())]);
+        assert_eq!(
+            kinds("parse @message /x(?<n>\\d+)/")[2],
+            Tok::Regex("x(?<n>\\d+)".into())
+        );
+        assert_eq!(
+            kinds("# comment\nlimit 1 # more"),
+            vec![Tok::Name(vec!["limit".into()]), Tok::Num("1".into())]
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! Rendering results: an aligned table, JSON (one object per row) or CSV.
 
+pub use datafusion::arrow::array::ArrayRef;
 use datafusion::arrow::array::{RecordBatch, StringArray};
 use datafusion::arrow::datatypes::DataType;
-pub use datafusion::arrow::array::ArrayRef;
 pub use datafusion::arrow::error::ArrowError;
 
 /// An aligned text table.
@@ -18,7 +18,11 @@ pub fn json_lines(batch: &RecordBatch, out: &mut impl std::io::Write) -> Result<
 }
 
 /// CSV with a header row when `header`.
-pub fn csv(batch: &RecordBatch, header: bool, out: &mut impl std::io::Write) -> Result<(), ArrowError> {
+pub fn csv(
+    batch: &RecordBatch,
+    header: bool,
+    out: &mut impl std::io::Write,
+) -> Result<(), ArrowError> {
     let mut w = datafusion::arrow::csv::WriterBuilder::new()
         .with_header(header)
         .build(out);

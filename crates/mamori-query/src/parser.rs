@@ -565,10 +565,12 @@ fn period(text: &str, span: &Span, n: &str, unit: &str) -> Result<Expr, QueryErr
             ))
         }
     };
-    let value = n
-        .parse::<i64>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| QueryError::parse(text, span.start, "a period is a whole number above 0".into()))?;
+    let value = n.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+        QueryError::parse(
+            text,
+            span.start,
+            "a period is a whole number above 0".into(),
+        )
+    })?;
     Ok(Expr::Period(value, unit))
 }

@@ -86,7 +86,12 @@ fn run(kind: &str, text: &str) -> Result<String, String> {
     };
     let r = engine().run(&sql).map_err(|e| e.to_string())?;
     let mut out = String::new();
-    let names: Vec<&str> = r.schema.fields().iter().map(|f| f.name().as_str()).collect();
+    let names: Vec<&str> = r
+        .schema
+        .fields()
+        .iter()
+        .map(|f| f.name().as_str())
+        .collect();
     out.push_str(&names.join(" | "));
     for b in &r.batches {
         let cols: Vec<Vec<Option<String>>> = b
@@ -200,7 +205,11 @@ fn golden_queries() {
             } else {
                 case.expected.clone()
             };
-            let _ = write!(rewritten, "{}\n{}\n----\n{}\n", case.kind, case.text, expected);
+            let _ = write!(
+                rewritten,
+                "{}\n{}\n----\n{}\n",
+                case.kind, case.text, expected
+            );
         }
         rewritten.push_str(preambles.last().map_or("", String::as_str));
         if update && rewritten != content {
@@ -208,5 +217,10 @@ fn golden_queries() {
         }
     }
     assert!(total > 0, "no cases found in {}", dir.display());
-    assert!(failures.is_empty(), "{} of {total} cases failed:\n\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {total} cases failed:\n\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }

@@ -123,8 +123,9 @@ impl SegmentWriter {
         effort: Effort,
     ) -> Result<Self, StoreError> {
         let file = File::create(tmp_path).map_err(|e| StoreError::io(tmp_path, e))?;
-        let writer = ArrowWriter::try_new(file, schema::schema(), Some(properties(rows_hint, effort)))
-            .map_err(|e| StoreError::parquet(tmp_path, e))?;
+        let writer =
+            ArrowWriter::try_new(file, schema::schema(), Some(properties(rows_hint, effort)))
+                .map_err(|e| StoreError::parquet(tmp_path, e))?;
         let entry = FileEntry {
             path: final_rel.to_owned(),
             sha256: String::new(),
