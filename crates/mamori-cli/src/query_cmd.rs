@@ -123,13 +123,8 @@ fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
     Ok((start, end))
 }
 
-fn engine(
-    run: &RunArgs,
-    config: &Config,
-    sources: Vec<String>,
-) -> Result<(Engine, Option<i64>, Option<i64>)> {
+fn engine(run: &RunArgs, store: &mamori_store::Store, sources: Vec<String>) -> Result<Engine> {
     let (start, end) = range(run)?;
-    let (_, store) = open_ro(&run.data, config)?;
     let opts = EngineOptions {
         memory_limit: run.memory.max(16) << 20,
         start,
@@ -137,7 +132,22 @@ fn engine(
         sources,
         ..EngineOptions::default()
     };
-    Ok((Engine::open(&store, &opts)?, start, end))
+    Ok(Engine::open(store, &opts)?)
+}
+
+/// Whether every event file in the range is CloudTrail's.
+fn only_cloudtrail(store: &mamori_store::Store, start: Option<i64>, end: Option<i64>) -> bool {
+    let mut any = false;
+    for f in store.files().filter(|f| f.source != "dead_letter") {
+        if start.is_some_and(|s| f.max_time < s) || end.is_some_and(|e| f.min_time >= e) {
+            continue;
+        }
+        if f.source != "cloudtrail" {
+            return false;
+        }
+        any = true;
+    }
+    any
 }
 
 fn print(engine: &Engine, sql: &str, output: Output) -> Result<ExitCode, QueryError> {
@@ -185,13 +195,15 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
         }
     };
     let (start, end) = range(&args.run)?;
+    let (_, store) = open_ro(&args.run.data, config)?;
     let opts = CompileOptions {
         start,
         end,
+        only_cloudtrail: only_cloudtrail(&store, start, end),
         ..CompileOptions::default()
     };
     let compiled = mamori_query::compile(&parsed, &opts)?;
-    let (engine, _, _) = engine(&args.run, config, compiled.sources.clone())?;
+    let engine = engine(&args.run, &store, compiled.sources.clone())?;
     if args.run.explain {
         println!("{}\n\n{}", compiled.sql, engine.explain(&compiled.sql)?);
         return Ok(ExitCode::SUCCESS);
@@ -202,7 +214,8 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
 /// Runs `mamori sql`.
 pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
     // A time range prunes the files registered; the SQL itself is the user's.
-    let (engine, _, _) = engine(&args.run, config, Vec::new())?;
+    let (_, store) = open_ro(&args.run.data, config)?;
+    let engine = engine(&args.run, &store, Vec::new())?;
     if args.run.explain {
         println!("{}", engine.explain(&args.sql)?);
         return Ok(ExitCode::SUCCESS);

@@ -6,16 +6,12 @@
 //! (`__c1`, …) so that a user's alias can never collide with a stored
 //! column; the final projection gives them the user's names.
 //!
-//! Fields resolve in this order: names defined earlier in the query; system
-//! fields (`@timestamp`, `@message`, …); the normalized fields, by their
-//! documented names (`actor.user_name`, `src.ip`, `class_uid`), which are
-//! typed columns; anything else is a path into the original record, read
-//! from the JSON (`userIdentity.arn`, `user.extra.sessionName.0`). A text
-//! record (syslog, VPC flow, ALB) is read through its named fields.
+//! How fields resolve and values coerce: [`crate::expr`].
 
 use std::collections::HashMap;
 
 use crate::ast::*;
+use crate::expr::{boolean, compile_expr, ident, quote, Env, Sql, Ty};
 use crate::QueryError;
 
 /// Options that come from outside the query text.
@@ -29,6 +25,8 @@ pub struct CompileOptions {
     pub end: Option<i64>,
     /// The table queried.
     pub table: String,
+    /// The store holds only CloudTrail events in the range queried.
+    pub only_cloudtrail: bool,
 }
 
 impl Default for CompileOptions {
@@ -38,6 +36,7 @@ impl Default for CompileOptions {
             start: None,
             end: None,
             table: "events".into(),
+            only_cloudtrail: false,
         }
     }
 }
@@ -53,48 +52,8 @@ pub struct Compiled {
     pub sources: Vec<String>,
 }
 
-/// Static types, enough to coerce as Insights does (§4.3 of the spec).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Ty {
-    Str,
-    Num,
-    Bool,
-    Time,
-}
-
-/// A compiled expression.
-#[derive(Clone, Debug)]
-pub(crate) struct Sql {
-    pub text: String,
-    pub ty: Ty,
-    /// A literal's value, for coercion decisions.
-    pub literal: Option<String>,
-}
-
-impl Sql {
-    pub(crate) fn new(text: String, ty: Ty) -> Sql {
-        Sql {
-            text,
-            ty,
-            literal: None,
-        }
-    }
-}
-
-/// Quotes an identifier.
-pub(crate) fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// Quotes a string literal.
-pub(crate) fn quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Normalized field groups: `actor.user_name` is the column `actor_user_name`.
-const GROUPS: [&str; 9] = [
-    "actor", "src", "dst", "api", "cloud", "http", "network", "finding", "status",
-];
+/// An output column: the user's name, the SQL that reads it, its type.
+type OutColumn = (String, String, Ty);
 
 /// What is in scope at a point of the pipeline.
 struct Scope {
@@ -105,10 +64,12 @@ struct Scope {
     /// The current sort: SQL keys with direction.
     order: Vec<String>,
     /// `fields` outputs so far, and the last `display`.
-    fields: Vec<(String, String, Ty)>,
-    display: Option<Vec<(String, String, Ty)>>,
+    fields: Vec<OutColumn>,
+    display: Option<Vec<OutColumn>>,
     /// Stats output columns.
-    stats_out: Vec<(String, String, Ty)>,
+    stats_out: Vec<OutColumn>,
+    /// Only CloudTrail records can be read (the implied typed tests need no source guard).
+    only_cloudtrail: bool,
     limited: bool,
     counter: usize,
     columns: Vec<String>,
@@ -135,6 +96,7 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         fields: Vec::new(),
         display: None,
         stats_out: Vec::new(),
+        only_cloudtrail: false,
         limited: false,
         counter: 0,
         columns,
@@ -150,15 +112,13 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         Some(sel) => source_filter(sel, &mut wheres)?,
         None => Vec::new(),
     };
+    scope.only_cloudtrail = sources == ["cloudtrail"] || opts.only_cloudtrail;
     let mut sql = format!("SELECT * FROM {}", ident(&opts.table));
     if !wheres.is_empty() {
         sql = format!("{sql} WHERE {}", wheres.join(" AND "));
     }
     let mut stats_seen = 0;
     for cmd in &q.commands {
-        if scope.limited && !matches!(cmd, Command::Display(_) | Command::Limit(_)) {
-            // Insights allows filter after limit (it filters the limited set); keep the order.
-        }
         sql = match cmd {
             Command::Filter(e) => {
                 let cond = boolean(expr(e, &scope)?);
@@ -318,7 +278,7 @@ fn order_by(scope: &Scope) -> Vec<String> {
 fn final_projection(
     scope: &Scope,
     opts: &CompileOptions,
-) -> (Vec<(String, String, Ty)>, Vec<String>, Option<u64>) {
+) -> (Vec<OutColumn>, Vec<String>, Option<u64>) {
     let out = if let Some(d) = &scope.display {
         d.clone()
     } else if scope.aggregated {
@@ -477,297 +437,15 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
     Ok(text)
 }
 
-/// A read-only view of the scope for expression compilation.
-pub(crate) struct Env<'a> {
-    names: &'a HashMap<String, (String, Ty)>,
-    aggregated: bool,
-    columns: &'a [String],
-}
-
 fn scope_ref(scope: &Scope) -> Env<'_> {
     Env {
         names: &scope.names,
         aggregated: scope.aggregated,
         columns: &scope.columns,
+        only_cloudtrail: scope.only_cloudtrail,
     }
 }
 
 fn expr(e: &Expr, scope: &Scope) -> Result<Sql, QueryError> {
     compile_expr(e, &scope_ref(scope))
-}
-
-/// Compiles an expression.
-pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
-    Ok(match e {
-        Expr::Field(segs, _) => field(segs, env)?,
-        Expr::Str(s) => Sql {
-            text: quote(s),
-            ty: Ty::Str,
-            literal: Some(s.clone()),
-        },
-        Expr::Num(n) => {
-            let v: f64 = n
-                .parse()
-                .map_err(|_| QueryError::invalid(format!("{n} is not a number")))?;
-            let text = if n.contains('.') {
-                format!("{v:?}")
-            } else {
-                n.clone()
-            };
-            Sql {
-                text,
-                ty: Ty::Num,
-                literal: Some(n.clone()),
-            }
-        }
-        Expr::Regex(r) => {
-            return Err(QueryError::invalid(format!(
-                "/{r}/: a regex goes after like, =~ or parse"
-            )))
-        }
-        Expr::Period(..) => {
-            return Err(QueryError::invalid(
-                "a time period goes inside bin(), datefloor() or dateceil()",
-            ))
-        }
-        Expr::List(_) => return Err(QueryError::invalid("a [list] goes after in")),
-        Expr::Star => return Err(QueryError::invalid("* goes inside count(*)")),
-        Expr::Not(inner) => Sql::new(
-            format!("(NOT {})", boolean(compile_expr(inner, env)?)),
-            Ty::Bool,
-        ),
-        Expr::Neg(inner) => Sql::new(
-            format!("(- {})", numeric(&compile_expr(inner, env)?)),
-            Ty::Num,
-        ),
-        Expr::Binary(l, op, r) => binary(compile_expr(l, env)?, *op, compile_expr(r, env)?),
-        Expr::Like {
-            expr,
-            pattern,
-            negated,
-        } => {
-            let v = format!("CAST({} AS VARCHAR)", compile_expr(expr, env)?.text);
-            let test = match pattern.as_ref() {
-                Expr::Regex(r) => {
-                    regex::Regex::new(r)
-                        .map_err(|err| QueryError::invalid(format!("/{r}/: {err}")))?;
-                    format!("regexp_like({v}, {})", quote(r))
-                }
-                Expr::Str(s) => format!("(strpos({v}, {}) > 0)", quote(s)),
-                _ => return Err(QueryError::invalid("like takes a \"string\" or /regex/")),
-            };
-            let text = if *negated {
-                format!("(NOT {test})")
-            } else {
-                test
-            };
-            Sql::new(text, Ty::Bool)
-        }
-        Expr::In {
-            expr,
-            list,
-            negated,
-        } => {
-            let v = compile_expr(expr, env)?;
-            let mut tests = Vec::new();
-            for item in list {
-                let i = compile_expr(item, env)?;
-                tests.push(binary(v.clone(), BinOp::Eq, i).text);
-            }
-            if tests.is_empty() {
-                tests.push("FALSE".into());
-            }
-            let any = format!("({})", tests.join(" OR "));
-            Sql::new(
-                if *negated {
-                    format!("(NOT {any})")
-                } else {
-                    any
-                },
-                Ty::Bool,
-            )
-        }
-        Expr::Call(name, args, _) => crate::functions::scalar(name, args, env)?,
-    })
-}
-
-fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
-    let name = segs.join(".");
-    if let Some((col, ty)) = env.names.get(&name) {
-        return Ok(Sql::new(col.clone(), *ty));
-    }
-    if env.aggregated {
-        let known: Vec<&String> = env.names.keys().collect();
-        return Err(QueryError::invalid(format!(
-            "{name} is not in the output of stats (it has {known:?})"
-        )));
-    }
-    if let Some(sys) = name.strip_prefix('@') {
-        let (text, ty) = match sys {
-            "timestamp" => ("\"time\"".to_owned(), Ty::Time),
-            "message" => ("\"raw\"".to_owned(), Ty::Str),
-            "ingestionTime" => ("\"ingest_time\"".to_owned(), Ty::Time),
-            "logStream" => ("\"origin\"".to_owned(), Ty::Str),
-            "log" => (
-                "concat(coalesce(\"cloud_account_uid\", ''), ':', \"source\")".to_owned(),
-                Ty::Str,
-            ),
-            "ptr" => (
-                "concat(\"source\", '/', to_char(\"time\", '%Y-%m-%d'), '/', \"uid\")".to_owned(),
-                Ty::Str,
-            ),
-            "source" | "data_source_name" => ("\"source\"".to_owned(), Ty::Str),
-            "aws.account" => ("\"cloud_account_uid\"".to_owned(), Ty::Str),
-            "aws.region" => ("\"cloud_region\"".to_owned(), Ty::Str),
-            _ => {
-                return Err(QueryError::invalid(format!(
-                    "unknown system field @{sys}; Mamori has @timestamp, @message, @ingestionTime, @logStream, @log, @ptr, @source, @aws.account, @aws.region"
-                )))
-            }
-        };
-        return Ok(Sql::new(text, ty));
-    }
-    let column = segs.join("_");
-    let typed = if segs.len() > 1 {
-        GROUPS.contains(&segs[0].as_str())
-    } else {
-        column.contains('_') && column != "time_flags"
-    };
-    if typed && column != "raw" && env.columns.iter().any(|c| *c == column) {
-        let ty = column_type(&column);
-        return Ok(Sql::new(ident(&column), ty));
-    }
-    Ok(Sql::new(raw_path(segs), Ty::Str))
-}
-
-/// The type of a typed column, as the coercion rules see it.
-fn column_type(column: &str) -> Ty {
-    let numeric = [
-        "class_uid",
-        "category_uid",
-        "activity_id",
-        "type_uid",
-        "severity_id",
-        "status_id",
-        "src_port",
-        "dst_port",
-        "http_status",
-        "http_bytes_in",
-        "http_bytes_out",
-        "network_protocol_num",
-        "network_bytes",
-        "network_packets",
-    ];
-    if numeric.contains(&column) {
-        Ty::Num
-    } else if column == "actor_is_mfa" {
-        Ty::Bool
-    } else if column == "ingest_time" {
-        Ty::Time
-    } else {
-        Ty::Str
-    }
-}
-
-/// A path in the original record (a text record's named fields stand in for JSON).
-pub(crate) fn raw_path(segs: &[String]) -> String {
-    let mut args = vec!["coalesce(\"fields\", \"raw\")".to_owned()];
-    for s in segs {
-        if !s.is_empty() && s.len() < 10 && s.bytes().all(|b| b.is_ascii_digit()) {
-            args.push(s.clone());
-        } else {
-            args.push(quote(s));
-        }
-    }
-    format!("json_as_text({})", args.join(", "))
-}
-
-/// As a boolean: comparisons are already; numbers are true when not 0.
-pub(crate) fn boolean(e: Sql) -> String {
-    match e.ty {
-        Ty::Bool => e.text,
-        Ty::Num => format!("({} <> 0)", e.text),
-        Ty::Str | Ty::Time => format!("({} IS NOT NULL)", e.text),
-    }
-}
-
-/// As a number: strings that do not read as numbers are null.
-pub(crate) fn numeric(e: &Sql) -> String {
-    match e.ty {
-        Ty::Num => e.text.clone(),
-        Ty::Bool => format!("CAST({} AS BIGINT)", e.text),
-        Ty::Time => format!("(CAST({} AS BIGINT) / 1000)", e.text),
-        Ty::Str => format!("try_cast({} AS DOUBLE)", e.text),
-    }
-}
-
-fn is_number(s: &str) -> bool {
-    s.trim().parse::<f64>().is_ok()
-}
-
-fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
-    let sym = match op {
-        BinOp::And => return Sql::new(format!("({} AND {})", boolean(l), boolean(r)), Ty::Bool),
-        BinOp::Or => return Sql::new(format!("({} OR {})", boolean(l), boolean(r)), Ty::Bool),
-        BinOp::Add => "+",
-        BinOp::Sub => "-",
-        BinOp::Mul => "*",
-        BinOp::Div => "/",
-        BinOp::Mod => "%",
-        BinOp::Pow => {
-            return Sql::new(
-                format!("power(CAST({} AS DOUBLE), {})", numeric(&l), numeric(&r)),
-                Ty::Num,
-            )
-        }
-        BinOp::Eq => "=",
-        BinOp::Ne => "<>",
-        BinOp::Lt => "<",
-        BinOp::Le => "<=",
-        BinOp::Gt => ">",
-        BinOp::Ge => ">=",
-    };
-    if matches!(
-        op,
-        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod
-    ) {
-        let left = if op == BinOp::Div {
-            format!("CAST({} AS DOUBLE)", numeric(&l))
-        } else {
-            numeric(&l)
-        };
-        return Sql::new(format!("({left} {sym} {})", numeric(&r)), Ty::Num);
-    }
-    // Comparisons coerce as Insights does: numbers compare as numbers when
-    // the other side reads as one, times against times, the rest as text.
-    let lit_num = |s: &Sql| s.literal.as_deref().is_some_and(is_number);
-    let text = match (l.ty, r.ty) {
-        (Ty::Num, Ty::Num) => format!("({} {sym} {})", l.text, r.text),
-        (Ty::Time, Ty::Str) if r.literal.is_some() => {
-            format!("({} {sym} CAST({} AS TIMESTAMP))", l.text, r.text)
-        }
-        (Ty::Str, Ty::Time) if l.literal.is_some() => {
-            format!("(CAST({} AS TIMESTAMP) {sym} {})", l.text, r.text)
-        }
-        (Ty::Time, Ty::Time) => format!("({} {sym} {})", l.text, r.text),
-        (Ty::Time, Ty::Num) | (Ty::Num, Ty::Time) => {
-            format!("({} {sym} {})", numeric(&l), numeric(&r))
-        }
-        (Ty::Str, Ty::Num) | (Ty::Num, Ty::Str) | (Ty::Bool, Ty::Num) | (Ty::Num, Ty::Bool) => {
-            let s = if l.ty == Ty::Num { &r } else { &l };
-            if s.literal.is_some() && !lit_num(s) {
-                format!(
-                    "(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))",
-                    l.text, r.text
-                )
-            } else {
-                format!("({} {sym} {})", numeric(&l), numeric(&r))
-            }
-        }
-        _ => format!(
-            "(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))",
-            l.text, r.text
-        ),
-    };
-    Sql::new(text, Ty::Bool)
 }

@@ -17,6 +17,7 @@ use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
 use datafusion::datasource::MemTable;
+use datafusion::execution::disk_manager::{DiskManagerBuilder, DiskManagerMode};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
@@ -79,8 +80,12 @@ impl Engine {
             .enable_all()
             .build()
             .map_err(engine_err)?;
+        // No spilling: the budget is a promise about the machine, disk included.
         let env = RuntimeEnvBuilder::new()
             .with_memory_limit(opts.memory_limit, 1.0)
+            .with_disk_manager_builder(
+                DiskManagerBuilder::default().with_mode(DiskManagerMode::Disabled),
+            )
             .build_arc()
             .map_err(engine_err)?;
         let mut config = SessionConfig::new()

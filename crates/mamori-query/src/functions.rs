@@ -2,7 +2,7 @@
 //! DataFusion lacks (IP address tests) as user-defined functions.
 
 use crate::ast::{Expr, TimeUnit};
-use crate::compile::{boolean, compile_expr, numeric, Env, Sql, Ty};
+use crate::expr::{boolean, compile_expr, numeric, Env, Sql, Ty};
 use crate::QueryError;
 
 fn arity(name: &str, args: &[Expr], min: usize, max: usize) -> Result<(), QueryError> {

@@ -9,6 +9,7 @@ pub mod ast;
 pub mod compile;
 pub mod engine;
 mod error;
+mod expr;
 mod functions;
 mod ip;
 mod lexer;

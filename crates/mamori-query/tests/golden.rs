@@ -9,70 +9,16 @@
 //! ```
 //!
 //! separated by blank lines; `#` lines are comments. `error` cases expect
-//! the error message to contain each expected line. The data set is built
-//! once from `testdata/samples`, the Stratus Red Team CloudTrail detonations
-//! and the Falco Kubernetes audit events of the shared corpus, ingested with
-//! a fixed ingest time. `MAMORI_UPDATE_GOLDEN=1` rewrites the expected output.
+//! the error message to contain each expected line. The data set:
+//! `tests/common/mod.rs`. `MAMORI_UPDATE_GOLDEN=1` rewrites the expected output.
+
+mod common;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
-use mamori_query::{CompileOptions, Engine, EngineOptions};
-use mamori_store::{Ingest, Store};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The store every case queries, built once.
-fn store_dir() -> &'static Path {
-    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let dir = tempfile::tempdir().expect("tmp");
-        let mut store = Store::open(dir.path()).expect("store");
-        let opts = mamori_parse::ParseOptions {
-            ingest_time: mamori_event::Timestamp::parse_iso8601("2026-11-24T00:00:00Z")
-                .unwrap_or_default(),
-            ..Default::default()
-        };
-        let mut ing = Ingest::new(&mut store, opts, 100_000);
-        for sub in [
-            "testdata/samples",
-            "../shared/corpus/stratus-red-team-detonations/aws",
-            "../shared/corpus/falco-k8s-audit/events",
-        ] {
-            let base = root().join(sub);
-            let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&base)
-                .into_iter()
-                .flatten()
-                .filter(|e| e.file_type().is_file())
-                .map(|e| e.into_path())
-                .collect();
-            files.sort();
-            for f in files {
-                let name = format!("{sub}/{}", f.strip_prefix(&base).unwrap_or(&f).display());
-                let data = std::fs::read(&f).expect("read");
-                ing.add(&name, &data).expect("ingest");
-            }
-        }
-        ing.finish().expect("finish");
-        dir
-    })
-    .path()
-}
-
-fn engine() -> &'static Engine {
-    static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let store = Store::open_read_only(store_dir()).expect("store");
-        let opts = EngineOptions {
-            threads: 2,
-            ..EngineOptions::default()
-        };
-        Engine::open(&store, &opts).expect("engine")
-    })
-}
+use common::engine;
+use mamori_query::CompileOptions;
 
 /// Runs one case: the rendered rows, or the error message.
 fn run(kind: &str, text: &str) -> Result<String, String> {

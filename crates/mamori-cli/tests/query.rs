@@ -1,0 +1,187 @@
+//! `mamori query`, `mamori sql` and `mamori get` end to end, on the samples.
+
+mod common;
+
+use common::{mamori, samples, text};
+
+fn ingested() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = mamori(&["ingest", &samples()], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    dir
+}
+
+#[test]
+fn an_insights_query_prints_a_table_json_or_csv() {
+    let dir = ingested();
+    let q = "filter eventSource = 'iam.amazonaws.com' | stats count(*) as n by eventName | sort n desc, eventName";
+    let out = mamori(&["query", q], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("| eventName") && table.contains("CreateAccessKey"),
+        "{table}"
+    );
+
+    let out = mamori(&["query", q, "--output", "json"], dir.path());
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter()
+            .all(|r| r["eventName"].is_string() && r["n"].is_number()),
+        "{rows:?}"
+    );
+
+    let out = mamori(&["query", q, "--output", "csv"], dir.path());
+    assert!(
+        text(&out.stdout).starts_with("eventName,n\n"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_ptr_from_a_result_gets_the_original_record() {
+    let dir = ingested();
+    let out = mamori(
+        &[
+            "query",
+            "filter eventName = 'StopLogging' | fields @ptr",
+            "--output",
+            "json",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let row: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).lines().next().expect("a row")).expect("json");
+    let ptr = row["@ptr"].as_str().expect("@ptr");
+    let out = mamori(&["get", ptr], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let record: serde_json::Value =
+        serde_json::from_str(text(&out.stdout).trim()).expect("the record");
+    assert_eq!(record["eventName"], "StopLogging");
+
+    let out = mamori(&["get", "cloudtrail/2026-11-20/no-such-uid"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn sql_sees_a_table_per_source_and_json_paths() {
+    let dir = ingested();
+    let out = mamori(
+        &[
+            "sql",
+            "SELECT json_as_text(raw, 'userIdentity', 'userName') AS who, count(*) AS n FROM cloudtrail GROUP BY 1 ORDER BY 1",
+            "--output",
+            "csv",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("dev-alice,"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn a_bad_query_points_at_the_mistake_and_exits_2() {
+    let dir = ingested();
+    let out = mamori(&["query", "fields eventName | sort"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("expected a field, value or function") && err.contains('^'),
+        "{err}"
+    );
+    let out = mamori(&["query", "stats count(*) by nosuch(x)"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("unknown function nosuch()"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_time_range_prunes_to_what_a_filter_on_the_timestamp_keeps() {
+    let dir = ingested();
+    let count = |q: &str, args: &[&str]| {
+        let mut all = vec!["query", q, "--output", "csv"];
+        all.extend(args);
+        let out = mamori(&all, dir.path());
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let all = "stats count(*) as n";
+    assert_eq!(count(all, &[]), "42");
+    let filtered = count(
+        "filter @timestamp >= '2026-11-20T10:30:00Z' and @timestamp < '2026-11-20T11:00:00Z' | stats count(*) as n",
+        &[],
+    );
+    let pruned = count(
+        all,
+        &[
+            "--start",
+            "2026-11-20T10:30:00Z",
+            "--end",
+            "2026-11-20T11:00:00Z",
+        ],
+    );
+    assert_eq!(pruned, filtered);
+    assert!(
+        pruned != "42" && pruned != "0",
+        "the window holds some events: {pruned}"
+    );
+    assert_eq!(count(all, &["--start", "2030-01-01"]), "0");
+    assert_eq!(count(all, &["--end", "2000-01-01"]), "0");
+    let out = mamori(&["query", all, "--since", "forever"], dir.path());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--since forever"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_query_over_its_memory_budget_fails_with_a_message() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let input = dir.path().join("input");
+    let templates = mamori_gen::Templates::load(&[std::path::Path::new(&samples())]);
+    let mut gen = mamori_gen::Generator::new(mamori_gen::GenConfig::default(), templates);
+    for _ in 0..20 {
+        let o = gen.cloudtrail_object(5_000);
+        let path = input.join(&o.key);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, &o.bytes).expect("write");
+    }
+    let out = mamori(&["ingest", &input.display().to_string()], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Grouping 100,000 distinct original records needs far more than 16 MB.
+    let q = "stats count(*) as n by @message";
+    let out = mamori(&["query", q, "--memory", "16"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("memory budget of 16 MB"), "{err}");
+    // The same query with a budget that holds it runs.
+    let out = mamori(
+        &[
+            "query",
+            "stats count(*) as n by eventName | limit 3",
+            "--memory",
+            "16",
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}

@@ -1,0 +1,392 @@
+//! Expressions: field resolution and Insights' coercions, compiled to SQL.
+//!
+//! Fields resolve in this order: names defined earlier in the query; system
+//! fields (`@timestamp`, `@message`, …); the normalized fields, by their
+//! documented names (`actor.user_name`, `src.ip`, `class_uid`), which are
+//! typed columns; anything else is a path into the original record, read
+//! from the JSON (`userIdentity.arn`, `user.extra.sessionName.0`). A text
+//! record (syslog, VPC flow, ALB) is read through its named fields.
+
+use std::collections::HashMap;
+
+use crate::ast::*;
+use crate::QueryError;
+
+/// Static types, enough to coerce as Insights does (§4.3 of the spec).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Ty {
+    Str,
+    Num,
+    Bool,
+    Time,
+}
+
+/// A compiled expression.
+#[derive(Clone, Debug)]
+pub(crate) struct Sql {
+    pub text: String,
+    pub ty: Ty,
+    /// A literal's value, for coercion decisions.
+    pub literal: Option<String>,
+}
+
+impl Sql {
+    pub(crate) fn new(text: String, ty: Ty) -> Sql {
+        Sql {
+            text,
+            ty,
+            literal: None,
+        }
+    }
+}
+
+/// Quotes an identifier.
+pub(crate) fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal.
+pub(crate) fn quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// CloudTrail paths whose value the parser also puts in a typed column: for
+/// a CloudTrail record, `path = 'v'` implies `column = 'v'`, so the typed
+/// test is added and statistics and bloom filters prune for it
+/// (`sourceIPAddress` goes to `src_ip` or `src_hostname`, see [`implied`]).
+const CLOUDTRAIL_IMPLIED: [(&str, &str); 9] = [
+    ("eventName", "api_operation"),
+    ("eventSource", "api_service"),
+    ("eventID", "uid"),
+    ("requestID", "api_request_uid"),
+    ("awsRegion", "cloud_region"),
+    ("recipientAccountId", "cloud_account_uid"),
+    ("userIdentity.arn", "actor_user_uid"),
+    ("userIdentity.accessKeyId", "actor_credential_uid"),
+    ("userIdentity.userName", "actor_user_name"),
+];
+
+/// Normalized field groups: `actor.user_name` is the column `actor_user_name`.
+const GROUPS: [&str; 9] = [
+    "actor", "src", "dst", "api", "cloud", "http", "network", "finding", "status",
+];
+
+/// A read-only view of the scope for expression compilation.
+pub(crate) struct Env<'a> {
+    pub(crate) names: &'a HashMap<String, (String, Ty)>,
+    pub(crate) aggregated: bool,
+    pub(crate) columns: &'a [String],
+    pub(crate) only_cloudtrail: bool,
+}
+
+/// Compiles an expression.
+pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
+    Ok(match e {
+        Expr::Field(segs, _) => field(segs, env)?,
+        Expr::Str(s) => Sql {
+            text: quote(s),
+            ty: Ty::Str,
+            literal: Some(s.clone()),
+        },
+        Expr::Num(n) => {
+            let v: f64 = n
+                .parse()
+                .map_err(|_| QueryError::invalid(format!("{n} is not a number")))?;
+            let text = if n.contains('.') {
+                format!("{v:?}")
+            } else {
+                n.clone()
+            };
+            Sql {
+                text,
+                ty: Ty::Num,
+                literal: Some(n.clone()),
+            }
+        }
+        Expr::Regex(r) => {
+            return Err(QueryError::invalid(format!(
+                "/{r}/: a regex goes after like, =~ or parse"
+            )))
+        }
+        Expr::Period(..) => {
+            return Err(QueryError::invalid(
+                "a time period goes inside bin(), datefloor() or dateceil()",
+            ))
+        }
+        Expr::List(_) => return Err(QueryError::invalid("a [list] goes after in")),
+        Expr::Star => return Err(QueryError::invalid("* goes inside count(*)")),
+        Expr::Not(inner) => Sql::new(
+            format!("(NOT {})", boolean(compile_expr(inner, env)?)),
+            Ty::Bool,
+        ),
+        Expr::Neg(inner) => Sql::new(
+            format!("(- {})", numeric(&compile_expr(inner, env)?)),
+            Ty::Num,
+        ),
+        Expr::Binary(l, op, r) => {
+            let test = binary(compile_expr(l, env)?, *op, compile_expr(r, env)?);
+            match (op, l.as_ref(), r.as_ref()) {
+                (BinOp::Eq, Expr::Field(segs, _), Expr::Str(v))
+                | (BinOp::Eq, Expr::Str(v), Expr::Field(segs, _)) => match implied(segs, v, env) {
+                    Some(pre) => Sql::new(format!("({} AND {pre})", test.text), Ty::Bool),
+                    None => test,
+                },
+                _ => test,
+            }
+        }
+        Expr::Like {
+            expr,
+            pattern,
+            negated,
+        } => {
+            let v = format!("CAST({} AS VARCHAR)", compile_expr(expr, env)?.text);
+            let test = match pattern.as_ref() {
+                Expr::Regex(r) => {
+                    regex::Regex::new(r)
+                        .map_err(|err| QueryError::invalid(format!("/{r}/: {err}")))?;
+                    format!("regexp_like({v}, {})", quote(r))
+                }
+                Expr::Str(s) => format!("(strpos({v}, {}) > 0)", quote(s)),
+                _ => return Err(QueryError::invalid("like takes a \"string\" or /regex/")),
+            };
+            let text = if *negated {
+                format!("(NOT {test})")
+            } else {
+                test
+            };
+            Sql::new(text, Ty::Bool)
+        }
+        Expr::In {
+            expr,
+            list,
+            negated,
+        } => {
+            let v = compile_expr(expr, env)?;
+            let mut tests = Vec::new();
+            for item in list {
+                let i = compile_expr(item, env)?;
+                tests.push(binary(v.clone(), BinOp::Eq, i).text);
+            }
+            if tests.is_empty() {
+                tests.push("FALSE".into());
+            }
+            let any = format!("({})", tests.join(" OR "));
+            Sql::new(
+                if *negated {
+                    format!("(NOT {any})")
+                } else {
+                    any
+                },
+                Ty::Bool,
+            )
+        }
+        Expr::Call(name, args, _) => crate::functions::scalar(name, args, env)?,
+    })
+}
+
+/// The typed test a CloudTrail path's equality implies, guarded to CloudTrail records.
+fn implied(segs: &[String], value: &str, env: &Env) -> Option<String> {
+    let path = segs.join(".");
+    if env.names.contains_key(&path) || env.aggregated {
+        return None;
+    }
+    let column = if path == "sourceIPAddress" {
+        if value.parse::<std::net::IpAddr>().is_ok() {
+            "src_ip"
+        } else {
+            "src_hostname"
+        }
+    } else {
+        CLOUDTRAIL_IMPLIED
+            .iter()
+            .find(|(p, _)| *p == path)
+            .map(|(_, c)| *c)?
+    };
+    let test = format!("{} = {}", ident(column), quote(value));
+    Some(if env.only_cloudtrail {
+        test
+    } else {
+        format!("(\"source\" <> 'cloudtrail' OR {test})")
+    })
+}
+
+fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
+    let name = segs.join(".");
+    if let Some((col, ty)) = env.names.get(&name) {
+        return Ok(Sql::new(col.clone(), *ty));
+    }
+    if env.aggregated {
+        let known: Vec<&String> = env.names.keys().collect();
+        return Err(QueryError::invalid(format!(
+            "{name} is not in the output of stats (it has {known:?})"
+        )));
+    }
+    if let Some(sys) = name.strip_prefix('@') {
+        let (text, ty) = match sys {
+            "timestamp" => ("\"time\"".to_owned(), Ty::Time),
+            "message" => ("\"raw\"".to_owned(), Ty::Str),
+            "ingestionTime" => ("\"ingest_time\"".to_owned(), Ty::Time),
+            "logStream" => ("\"origin\"".to_owned(), Ty::Str),
+            "log" => (
+                "concat(coalesce(\"cloud_account_uid\", ''), ':', \"source\")".to_owned(),
+                Ty::Str,
+            ),
+            "ptr" => (
+                "concat(\"source\", '/', to_char(\"time\", '%Y-%m-%d'), '/', \"uid\")".to_owned(),
+                Ty::Str,
+            ),
+            "source" | "data_source_name" => ("\"source\"".to_owned(), Ty::Str),
+            "aws.account" => ("\"cloud_account_uid\"".to_owned(), Ty::Str),
+            "aws.region" => ("\"cloud_region\"".to_owned(), Ty::Str),
+            _ => {
+                return Err(QueryError::invalid(format!(
+                    "unknown system field @{sys}; Mamori has @timestamp, @message, @ingestionTime, @logStream, @log, @ptr, @source, @aws.account, @aws.region"
+                )))
+            }
+        };
+        return Ok(Sql::new(text, ty));
+    }
+    let column = segs.join("_");
+    let typed = if segs.len() > 1 {
+        GROUPS.contains(&segs[0].as_str())
+    } else {
+        column.contains('_') && column != "time_flags"
+    };
+    if typed && column != "raw" && env.columns.contains(&column) {
+        let ty = column_type(&column);
+        return Ok(Sql::new(ident(&column), ty));
+    }
+    Ok(Sql::new(raw_path(segs), Ty::Str))
+}
+
+/// The type of a typed column, as the coercion rules see it.
+fn column_type(column: &str) -> Ty {
+    let numeric = [
+        "class_uid",
+        "category_uid",
+        "activity_id",
+        "type_uid",
+        "severity_id",
+        "status_id",
+        "src_port",
+        "dst_port",
+        "http_status",
+        "http_bytes_in",
+        "http_bytes_out",
+        "network_protocol_num",
+        "network_bytes",
+        "network_packets",
+    ];
+    if numeric.contains(&column) {
+        Ty::Num
+    } else if column == "actor_is_mfa" {
+        Ty::Bool
+    } else if column == "ingest_time" {
+        Ty::Time
+    } else {
+        Ty::Str
+    }
+}
+
+/// A path in the original record (a text record's named fields stand in for JSON).
+pub(crate) fn raw_path(segs: &[String]) -> String {
+    let mut args = vec!["coalesce(\"fields\", \"raw\")".to_owned()];
+    for s in segs {
+        if !s.is_empty() && s.len() < 10 && s.bytes().all(|b| b.is_ascii_digit()) {
+            args.push(s.clone());
+        } else {
+            args.push(quote(s));
+        }
+    }
+    format!("json_as_text({})", args.join(", "))
+}
+
+/// As a boolean: comparisons are already; numbers are true when not 0.
+pub(crate) fn boolean(e: Sql) -> String {
+    match e.ty {
+        Ty::Bool => e.text,
+        Ty::Num => format!("({} <> 0)", e.text),
+        Ty::Str | Ty::Time => format!("({} IS NOT NULL)", e.text),
+    }
+}
+
+/// As a number: strings that do not read as numbers are null.
+pub(crate) fn numeric(e: &Sql) -> String {
+    match e.ty {
+        Ty::Num => e.text.clone(),
+        Ty::Bool => format!("CAST({} AS BIGINT)", e.text),
+        Ty::Time => format!("(CAST({} AS BIGINT) / 1000)", e.text),
+        Ty::Str => format!("try_cast({} AS DOUBLE)", e.text),
+    }
+}
+
+fn is_number(s: &str) -> bool {
+    s.trim().parse::<f64>().is_ok()
+}
+
+fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
+    let sym = match op {
+        BinOp::And => return Sql::new(format!("({} AND {})", boolean(l), boolean(r)), Ty::Bool),
+        BinOp::Or => return Sql::new(format!("({} OR {})", boolean(l), boolean(r)), Ty::Bool),
+        BinOp::Add => "+",
+        BinOp::Sub => "-",
+        BinOp::Mul => "*",
+        BinOp::Div => "/",
+        BinOp::Mod => "%",
+        BinOp::Pow => {
+            return Sql::new(
+                format!("power(CAST({} AS DOUBLE), {})", numeric(&l), numeric(&r)),
+                Ty::Num,
+            )
+        }
+        BinOp::Eq => "=",
+        BinOp::Ne => "<>",
+        BinOp::Lt => "<",
+        BinOp::Le => "<=",
+        BinOp::Gt => ">",
+        BinOp::Ge => ">=",
+    };
+    if matches!(
+        op,
+        BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div | BinOp::Mod
+    ) {
+        let left = if op == BinOp::Div {
+            format!("CAST({} AS DOUBLE)", numeric(&l))
+        } else {
+            numeric(&l)
+        };
+        return Sql::new(format!("({left} {sym} {})", numeric(&r)), Ty::Num);
+    }
+    // Comparisons coerce as Insights does: numbers compare as numbers when
+    // the other side reads as one, times against times, the rest as text.
+    let lit_num = |s: &Sql| s.literal.as_deref().is_some_and(is_number);
+    let text = match (l.ty, r.ty) {
+        (Ty::Num, Ty::Num) => format!("({} {sym} {})", l.text, r.text),
+        (Ty::Time, Ty::Str) if r.literal.is_some() => {
+            format!("({} {sym} CAST({} AS TIMESTAMP))", l.text, r.text)
+        }
+        (Ty::Str, Ty::Time) if l.literal.is_some() => {
+            format!("(CAST({} AS TIMESTAMP) {sym} {})", l.text, r.text)
+        }
+        (Ty::Time, Ty::Time) => format!("({} {sym} {})", l.text, r.text),
+        (Ty::Time, Ty::Num) | (Ty::Num, Ty::Time) => {
+            format!("({} {sym} {})", numeric(&l), numeric(&r))
+        }
+        (Ty::Str, Ty::Num) | (Ty::Num, Ty::Str) | (Ty::Bool, Ty::Num) | (Ty::Num, Ty::Bool) => {
+            let s = if l.ty == Ty::Num { &r } else { &l };
+            if s.literal.is_some() && !lit_num(s) {
+                format!(
+                    "(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))",
+                    l.text, r.text
+                )
+            } else {
+                format!("({} {sym} {})", numeric(&l), numeric(&r))
+            }
+        }
+        _ => format!(
+            "(CAST({} AS VARCHAR) {sym} CAST({} AS VARCHAR))",
+            l.text, r.text
+        ),
+    };
+    Sql::new(text, Ty::Bool)
+}
