@@ -574,3 +574,47 @@ fn period(text: &str, span: &Span, n: &str, unit: &str) -> Result<Expr, QueryErr
     })?;
     Ok(Expr::Period(value, unit))
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    const SEEDS: [&str; 4] = [
+        "fields user.username | stats count(*) as count by user.username",
+        "fields @timestamp,user.extra.sessionName.0, requestURI | sort @timestamp desc | filter user.username like /clickhouse.com/ | limit 10000",
+        "filter requestURI like /secret/ and verb in [\"get\", 'list'] | parse @message \"* [*]\" as a, b | dedup a",
+        "SOURCE logGroups(namePrefix: ['cloudtrail']) | stats pct(x, 95), count(*) by bin(5m) as t | sort t desc",
+    ];
+
+    proptest! {
+        /// Any text, and any cut or byte change of a real query, parses or
+        /// fails with an error; compiling what parses never panics either.
+        #[test]
+        fn no_input_panics(
+            seed in 0..SEEDS.len(),
+            cut in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            junk in "\\PC{0,40}",
+        ) {
+            let mut bytes = SEEDS[seed].as_bytes().to_vec();
+            bytes.truncate(cut.index(bytes.len() + 1));
+            if !bytes.is_empty() {
+                let i = at.index(bytes.len());
+                bytes[i] = byte;
+            }
+            for text in [String::from_utf8_lossy(&bytes).into_owned(), junk] {
+                if let Ok(q) = super::parse(&text) {
+                    let _ = crate::compile(&q, &crate::CompileOptions::default());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_seed_queries_parse() {
+        for q in SEEDS {
+            super::parse(q).unwrap_or_else(|e| panic!("{q}: {e}"));
+        }
+    }
+}
