@@ -57,6 +57,8 @@ type OutColumn = (String, String, Ty);
 
 /// What is in scope at a point of the pipeline.
 struct Scope {
+    /// The query's time range (µs).
+    range: (Option<i64>, Option<i64>),
     /// Columns named by earlier commands: user name → (column, type).
     names: HashMap<String, (String, Ty)>,
     /// After `stats`, only its output exists.
@@ -90,6 +92,7 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         .map(|f| f.name().clone())
         .collect();
     let mut scope = Scope {
+        range: (opts.start, opts.end),
         names: HashMap::new(),
         aggregated: false,
         order: Vec::new(),
@@ -443,6 +446,7 @@ fn scope_ref(scope: &Scope) -> Env<'_> {
         aggregated: scope.aggregated,
         columns: &scope.columns,
         only_cloudtrail: scope.only_cloudtrail,
+        range: scope.range,
     }
 }
 

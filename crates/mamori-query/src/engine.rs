@@ -99,7 +99,7 @@ impl Engine {
         o.execution.parquet.enable_page_index = true;
         let mut ctx = SessionContext::new_with_config_rt(config, env);
         datafusion_functions_json::register_all(&mut ctx).map_err(engine_err)?;
-        for udf in crate::ip::udfs() {
+        for udf in crate::udf::udfs() {
             ctx.register_udf(udf);
         }
         let base = match store.location() {

@@ -77,6 +77,8 @@ pub(crate) struct Env<'a> {
     pub(crate) aggregated: bool,
     pub(crate) columns: &'a [String],
     pub(crate) only_cloudtrail: bool,
+    /// The query's time range (µs), for queryStartTime() and queryEndTime().
+    pub(crate) range: (Option<i64>, Option<i64>),
 }
 
 /// Compiles an expression.

@@ -260,6 +260,78 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
             arity(name, args, 0, 0)?;
             num("(CAST(now() AS BIGINT) / 1000000000)".into())
         }
+        "messagesize" => {
+            arity(name, args, 1, 1)?;
+            num(format!("octet_length({})", text(&a[0])))
+        }
+        "split" => {
+            arity(name, args, 2, 2)?;
+            st(format!(
+                "CAST(string_to_array({}, {}) AS VARCHAR)",
+                text(&a[0]),
+                text(&a[1])
+            ))
+        }
+        "dectohex" => {
+            arity(name, args, 1, 1)?;
+            st(format!("to_hex(CAST({} AS BIGINT))", numeric(&a[0])))
+        }
+        "hextodec" => {
+            arity(name, args, 1, 1)?;
+            num(format!("mamori_hextodec({})", text(&a[0])))
+        }
+        "formatdate" | "strftime" => {
+            arity(name, args, 2, 2)?;
+            if a[0].ty != Ty::Time {
+                return Err(QueryError::invalid(format!(
+                    "{name}() takes a timestamp first, such as @timestamp"
+                )));
+            }
+            st(format!("to_char({}, {})", a[0].text, text(&a[1])))
+        }
+        "haversine" => {
+            arity(name, args, 4, 4)?;
+            let r = |i: usize| format!("radians(CAST({} AS DOUBLE))", numeric(&a[i]));
+            num(format!(
+                "(2 * 6371 * asin(sqrt(power(sin(({lat2} - {lat1}) / 2), 2) + cos({lat1}) * cos({lat2}) * power(sin(({lon2} - {lon1}) / 2), 2))))",
+                lat1 = r(0),
+                lon1 = r(1),
+                lat2 = r(2),
+                lon2 = r(3)
+            ))
+        }
+        "querystarttime" | "queryendtime" | "querytimerange" => {
+            arity(name, args, 0, 0)?;
+            let ms = |v: Option<i64>| v.map(|us| (us / 1000).to_string());
+            let (start, end) = (ms(env.range.0), ms(env.range.1));
+            let v = match name {
+                "querystarttime" => start,
+                "queryendtime" => end,
+                _ => env
+                    .range
+                    .0
+                    .zip(env.range.1)
+                    .map(|(s, e)| ((e - s) / 1000).to_string()),
+            };
+            match v {
+                Some(v) => num(v),
+                None => Err(QueryError::invalid(format!(
+                    "{name}() needs the query's time range: give --since, or --start and --end"
+                ))),
+            }
+        }
+        "jsonarraysize" => {
+            arity(name, args, 1, 1)?;
+            num(format!("json_length({})", text(&a[0])))
+        }
+        "isprivateip" | "ispublicip" | "isreservedip" => {
+            arity(name, args, 1, 1)?;
+            bo(format!("mamori_{name}({})", text(&a[0])))
+        }
+        "ipv4tonumber" => {
+            arity(name, args, 1, 1)?;
+            num(format!("mamori_ipv4tonumber({})", text(&a[0])))
+        }
         "isvalidip" | "isvalidipv4" | "isvalidipv6" => {
             arity(name, args, 1, 1)?;
             bo(format!("mamori_{name}({})", text(&a[0])))
@@ -267,6 +339,12 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
         "isipinsubnet" | "isipv4insubnet" | "isipv6insubnet" => {
             arity(name, args, 2, 2)?;
             bo(format!("mamori_{name}({}, {})", text(&a[0]), text(&a[1])))
+        }
+        "base64encode" | "base64decode" | "urlencode" | "urldecode" | "hextoascii"
+        | "parsedate" | "jsonparse" | "jsonstringify" | "jsonarraycontains" => {
+            Err(QueryError::invalid(format!(
+                "{name}() is a Logs Insights function Mamori does not run yet"
+            )))
         }
         _ => Err(QueryError::invalid(format!(
             "unknown function {name}(); see docs/query.md for the functions Mamori runs"

@@ -11,10 +11,10 @@ pub mod engine;
 mod error;
 mod expr;
 mod functions;
-mod ip;
 mod lexer;
 pub mod output;
 pub mod parser;
+mod udf;
 
 pub use compile::{compile, CompileOptions};
 pub use engine::{Engine, EngineOptions, QueryResult};

@@ -1,11 +1,11 @@
-//! IP address functions Insights has and DataFusion lacks:
-//! `isValidIp`, `isValidIpV4`, `isValidIpV6`, `isIpInSubnet`,
-//! `isIpv4InSubnet`, `isIpv6InSubnet` (registered as `mamori_<name>`).
+//! Functions Insights has and DataFusion lacks, registered as
+//! `mamori_<name>`: the IP address tests (`isValidIp`, `isIpInSubnet`,
+//! `isPrivateIP`, …, `ipv4ToNumber`) and `hexToDec`.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, StringArray};
+use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, Int64Array, StringArray};
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::DataType;
 use datafusion::common::DataFusionError;
@@ -57,6 +57,44 @@ pub fn in_subnet(ip: &str, cidr: &str) -> Option<bool> {
     }
 }
 
+/// RFC 1918 for IPv4, unique local (fc00::/7) for IPv6.
+fn is_private(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => a.is_private(),
+        IpAddr::V6(a) => (a.segments()[0] & 0xfe00) == 0xfc00,
+    }
+}
+
+/// Not routable on the internet: loopback, link-local, multicast,
+/// unspecified, broadcast, documentation, shared (100.64/10), benchmarking
+/// (198.18/15), the IETF block (192.0.0/24), 0/8 and 240/4.
+fn is_reserved(ip: &IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(a) => {
+            let o = a.octets();
+            a.is_loopback()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_unspecified()
+                || a.is_broadcast()
+                || a.is_documentation()
+                || o[0] == 0
+                || o[0] >= 240
+                || (o[0] == 100 && (o[1] & 0xc0) == 64)
+                || (o[0] == 198 && (o[1] & 0xfe) == 18)
+                || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+        }
+        IpAddr::V6(a) => {
+            let s = a.segments();
+            a.is_loopback()
+                || a.is_unspecified()
+                || a.is_multicast()
+                || (s[0] & 0xffc0) == 0xfe80
+                || (s[0] == 0x2001 && s[1] == 0x0db8)
+        }
+    }
+}
+
 fn strings(v: &ArrayRef) -> Result<StringArray, DataFusionError> {
     let c = cast(v, &DataType::Utf8)?;
     c.as_any()
@@ -95,6 +133,51 @@ fn subnet(f: Family) -> impl Fn(&[ColumnarValue]) -> Result<ColumnarValue, DataF
     }
 }
 
+fn class(
+    test: fn(&IpAddr) -> bool,
+) -> impl Fn(&[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    move |args| {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let s = strings(&arrays[0])?;
+        let out: BooleanArray = s
+            .iter()
+            .map(|v| v.map(|v| v.trim().parse::<IpAddr>().is_ok_and(|ip| test(&ip))))
+            .collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+fn public(ip: &IpAddr) -> bool {
+    !is_private(ip) && !is_reserved(ip)
+}
+
+fn to_number(
+    parse: fn(&str) -> Option<i64>,
+) -> impl Fn(&[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    move |args| {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let s = strings(&arrays[0])?;
+        let out: Int64Array = s.iter().map(|v| v.and_then(parse)).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+fn ipv4_number(s: &str) -> Option<i64> {
+    s.trim()
+        .parse::<std::net::Ipv4Addr>()
+        .ok()
+        .map(|a| i64::from(u32::from(a)))
+}
+
+fn hex_number(s: &str) -> Option<i64> {
+    let t = s.trim();
+    let t = t
+        .strip_prefix("0x")
+        .or_else(|| t.strip_prefix("0X"))
+        .unwrap_or(t);
+    i64::from_str_radix(t, 16).ok()
+}
+
 /// The functions, to register in a session.
 pub fn udfs() -> Vec<ScalarUDF> {
     let one = || vec![DataType::Utf8];
@@ -126,12 +209,52 @@ pub fn udfs() -> Vec<ScalarUDF> {
             Arc::new(subnet(f)),
         ));
     }
+    for (name, test) in [
+        ("mamori_isprivateip", is_private as fn(&IpAddr) -> bool),
+        ("mamori_isreservedip", is_reserved),
+        ("mamori_ispublicip", public),
+    ] {
+        out.push(create_udf(
+            name,
+            one(),
+            DataType::Boolean,
+            Volatility::Immutable,
+            Arc::new(class(test)),
+        ));
+    }
+    for (name, parse) in [
+        (
+            "mamori_ipv4tonumber",
+            ipv4_number as fn(&str) -> Option<i64>,
+        ),
+        ("mamori_hextodec", hex_number),
+    ] {
+        out.push(create_udf(
+            name,
+            one(),
+            DataType::Int64,
+            Volatility::Immutable,
+            Arc::new(to_number(parse)),
+        ));
+    }
     out
 }
 
 #[cfg(test)]
 mod tests {
-    use super::in_subnet;
+    use super::{hex_number, in_subnet, ipv4_number, is_private, is_reserved};
+
+    #[test]
+    fn classes_and_numbers() {
+        let ip = |s: &str| s.parse().expect("ip");
+        assert!(is_private(&ip("172.16.0.1")) && !is_private(&ip("172.32.0.1")));
+        assert!(is_private(&ip("fd00::1")));
+        assert!(is_reserved(&ip("100.64.1.1")) && is_reserved(&ip("127.0.0.1")));
+        assert!(is_reserved(&ip("2001:db8::1")) && !is_reserved(&ip("8.8.8.8")));
+        assert_eq!(ipv4_number("10.0.0.1"), Some(167_772_161));
+        assert_eq!(hex_number("0xff"), Some(255));
+        assert_eq!(hex_number("zz"), None);
+    }
 
     #[test]
     fn subnets() {
