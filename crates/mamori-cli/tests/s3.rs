@@ -194,6 +194,32 @@ fn a_store_on_s3_ingests_verifies_compacts_snapshots_and_restores() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     assert_eq!(stats["total"]["events"], 42, "{stats}");
+    // Queries read the segments from the bucket.
+    let out = run(&[
+        "query",
+        "filter eventSource = 'iam.amazonaws.com' | stats count(*) as n",
+        "--output",
+        "csv",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let local = tempfile::tempdir().expect("tmp");
+    let ingest = common::mamori(&["ingest", &samples()], local.path());
+    assert!(ingest.status.success());
+    let expected = common::mamori(
+        &[
+            "query",
+            "filter eventSource = 'iam.amazonaws.com' | stats count(*) as n",
+            "--output",
+            "csv",
+        ],
+        local.path(),
+    );
+    assert_eq!(
+        text(&out.stdout),
+        text(&expected.stdout),
+        "the same answer from S3 as from disk"
+    );
+    assert!(text(&out.stdout).starts_with("n\n") && !text(&out.stdout).contains("\n0\n"));
 
     let before = bucket.list("store/events/").len();
     let out = run(&["store", "compact"]);
