@@ -340,8 +340,11 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
             arity(name, args, 2, 2)?;
             bo(format!("mamori_{name}({}, {})", text(&a[0]), text(&a[1])))
         }
-        "base64encode" | "base64decode" | "urlencode" | "urldecode" | "hextoascii"
-        | "parsedate" | "jsonparse" | "jsonstringify" | "jsonarraycontains" => {
+        "base64encode" | "base64decode" | "urlencode" | "urldecode" | "hextoascii" => {
+            arity(name, args, 1, 1)?;
+            st(format!("mamori_{name}({})", text(&a[0])))
+        }
+        "parsedate" | "jsonparse" | "jsonstringify" | "jsonarraycontains" => {
             Err(QueryError::invalid(format!(
                 "{name}() is a Logs Insights function Mamori does not run yet"
             )))

@@ -1,6 +1,7 @@
 //! Functions Insights has and DataFusion lacks, registered as
 //! `mamori_<name>`: the IP address tests (`isValidIp`, `isIpInSubnet`,
-//! `isPrivateIP`, …, `ipv4ToNumber`) and `hexToDec`.
+//! `isPrivateIP`, …, `ipv4ToNumber`), `hexToDec`, and the encodings
+//! (`base64encode`, `base64decode`, `urlencode`, `urldecode`, `hexToAscii`).
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -178,6 +179,56 @@ fn hex_number(s: &str) -> Option<i64> {
     i64::from_str_radix(t, 16).ok()
 }
 
+fn text_fn(
+    f: fn(&str) -> Option<String>,
+) -> impl Fn(&[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    move |args| {
+        let arrays = ColumnarValue::values_to_arrays(args)?;
+        let s = strings(&arrays[0])?;
+        let out: StringArray = s.iter().map(|v| v.and_then(f)).collect();
+        Ok(ColumnarValue::Array(Arc::new(out)))
+    }
+}
+
+fn base64_encode(s: &str) -> Option<String> {
+    use base64::Engine;
+    Some(base64::engine::general_purpose::STANDARD.encode(s))
+}
+
+/// Null when the text is not base64 or does not decode to UTF-8.
+fn base64_decode(s: &str) -> Option<String> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+fn url_encode(s: &str) -> Option<String> {
+    Some(percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string())
+}
+
+fn url_decode(s: &str) -> Option<String> {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8()
+        .ok()
+        .map(|c| c.into_owned())
+}
+
+/// Null when the text is not an even number of hex digits or not UTF-8.
+fn hex_to_ascii(s: &str) -> Option<String> {
+    let t = s.trim();
+    let t = t.strip_prefix("0x").unwrap_or(t);
+    if t.len() % 2 != 0 {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..t.len())
+        .step_by(2)
+        .map(|i| t.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
 /// The functions, to register in a session.
 pub fn udfs() -> Vec<ScalarUDF> {
     let one = || vec![DataType::Utf8];
@@ -237,6 +288,24 @@ pub fn udfs() -> Vec<ScalarUDF> {
             Arc::new(to_number(parse)),
         ));
     }
+    for (name, f) in [
+        (
+            "mamori_base64encode",
+            base64_encode as fn(&str) -> Option<String>,
+        ),
+        ("mamori_base64decode", base64_decode),
+        ("mamori_urlencode", url_encode),
+        ("mamori_urldecode", url_decode),
+        ("mamori_hextoascii", hex_to_ascii),
+    ] {
+        out.push(create_udf(
+            name,
+            one(),
+            DataType::Utf8,
+            Volatility::Immutable,
+            Arc::new(text_fn(f)),
+        ));
+    }
     out
 }
 
@@ -254,6 +323,11 @@ mod tests {
         assert_eq!(ipv4_number("10.0.0.1"), Some(167_772_161));
         assert_eq!(hex_number("0xff"), Some(255));
         assert_eq!(hex_number("zz"), None);
+        assert_eq!(super::hex_to_ascii("68656c6c6f").as_deref(), Some("hello"));
+        assert_eq!(super::hex_to_ascii("6"), None);
+        assert_eq!(super::base64_decode("aGk=").as_deref(), Some("hi"));
+        assert_eq!(super::url_decode("a%20b+c").as_deref(), Some("a b c"));
+        assert_eq!(super::url_encode("a b/c").as_deref(), Some("a%20b%2Fc"));
     }
 
     #[test]
