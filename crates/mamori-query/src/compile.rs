@@ -420,8 +420,10 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
         names.insert(k.name().to_owned(), (col.clone(), e.ty));
         out.push((k.name().to_owned(), col, e.ty));
     }
+    let mut earlier = HashMap::new();
     for a in aggs {
-        let e = crate::functions::aggregate(&a.expr, scope_ref(scope))?;
+        let e = crate::functions::stats_item(&a.expr, &scope_ref(scope), &earlier)?;
+        earlier.insert(a.name().to_owned(), e.clone());
         let col = ident(&scope.fresh());
         select.push(format!("{} AS {col}", e.text));
         names.insert(a.name().to_owned(), (col.clone(), e.ty));

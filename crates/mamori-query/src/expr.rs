@@ -326,7 +326,7 @@ fn is_number(s: &str) -> bool {
     s.trim().parse::<f64>().is_ok()
 }
 
-fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
+pub(crate) fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
     let sym = match op {
         BinOp::And => return Sql::new(format!("({} AND {})", boolean(l), boolean(r)), Ty::Bool),
         BinOp::Or => return Sql::new(format!("({} OR {})", boolean(l), boolean(r)), Ty::Bool),

@@ -414,14 +414,43 @@ fn is_aggregate(name: &str) -> bool {
     )
 }
 
-/// An aggregate in `stats`.
-pub(crate) fn aggregate(e: &Expr, env: Env) -> Result<Sql, QueryError> {
-    let Expr::Call(name, args, _) = e else {
-        if let Expr::Binary(..) = e {
-            return Err(QueryError::invalid(
-                "stats takes aggregate functions (count, sum, avg, …), one per item; arithmetic over them is not supported yet",
-            ));
+/// A `stats` item: an aggregate, or arithmetic over aggregates, numbers and
+/// the names of earlier items of the same `stats`
+/// (`sum(bytes)/1024/1024 as mb`, `max(x) - min(x) as spread, spread * 2 as twice`).
+pub(crate) fn stats_item(
+    e: &Expr,
+    env: &Env,
+    earlier: &std::collections::HashMap<String, Sql>,
+) -> Result<Sql, QueryError> {
+    match e {
+        Expr::Call(..) => aggregate(e, env),
+        Expr::Num(_) => compile_expr(e, env),
+        Expr::Neg(inner) => Ok(Sql::new(
+            format!("(- {})", numeric(&stats_item(inner, env, earlier)?)),
+            Ty::Num,
+        )),
+        Expr::Binary(l, op, r) => Ok(crate::expr::binary(
+            stats_item(l, env, earlier)?,
+            *op,
+            stats_item(r, env, earlier)?,
+        )),
+        Expr::Field(..) => {
+            let name = e.field_name().unwrap_or_default();
+            earlier.get(&name).cloned().ok_or_else(|| {
+                QueryError::invalid(format!(
+                    "{name} in stats: only aggregates, numbers and names of earlier items of the same stats can be used"
+                ))
+            })
         }
+        _ => Err(QueryError::invalid(
+            "stats takes aggregate functions such as count(*), sum(x), avg(x), or arithmetic over them",
+        )),
+    }
+}
+
+/// An aggregate function call in `stats`.
+fn aggregate(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
+    let Expr::Call(name, args, _) = e else {
         return Err(QueryError::invalid(
             "stats takes aggregate functions such as count(*), sum(x), avg(x)",
         ));
@@ -437,7 +466,7 @@ pub(crate) fn aggregate(e: &Expr, env: Env) -> Result<Sql, QueryError> {
     }
     let a: Vec<Sql> = args
         .iter()
-        .map(|x| compile_expr(x, &env))
+        .map(|x| compile_expr(x, env))
         .collect::<Result<_, _>>()?;
     let num = |t: String| Ok(Sql::new(t, Ty::Num));
     match name.as_str() {

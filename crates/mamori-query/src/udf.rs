@@ -219,7 +219,7 @@ fn url_decode(s: &str) -> Option<String> {
 fn hex_to_ascii(s: &str) -> Option<String> {
     let t = s.trim();
     let t = t.strip_prefix("0x").unwrap_or(t);
-    if t.len() % 2 != 0 {
+    if !t.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..t.len())
