@@ -71,7 +71,8 @@ pub struct Item {
     pub expr: Expr,
     /// `as name`.
     pub alias: Option<String>,
-    /// The expression as written.
+    /// The output name without an alias: a field's name (backquotes
+    /// removed), else the expression as written.
     pub text: String,
 }
 

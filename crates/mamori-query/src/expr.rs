@@ -126,7 +126,21 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
             Ty::Num,
         ),
         Expr::Binary(l, op, r) => {
-            let test = binary(compile_expr(l, env)?, *op, compile_expr(r, env)?);
+            let (left, right) = (compile_expr(l, env)?, compile_expr(r, env)?);
+            for (a, b) in [(&left, &right), (&right, &left)] {
+                if let (Ty::Time, Some(lit)) = (a.ty, &b.literal) {
+                    let ok = b.ty == Ty::Num
+                        || mamori_event::Timestamp::parse_iso8601(lit).is_some()
+                        || mamori_event::Timestamp::parse_iso8601(&format!("{lit}T00:00:00Z"))
+                            .is_some();
+                    if !ok {
+                        return Err(QueryError::invalid(format!(
+                            "{lit:?} is not a time: compare timestamps with 2026-11-20, 2026-11-20T10:00:00Z or epoch milliseconds"
+                        )));
+                    }
+                }
+            }
+            let test = binary(left, *op, right);
             match (op, l.as_ref(), r.as_ref()) {
                 (BinOp::Eq, Expr::Field(segs, _), Expr::Str(v))
                 | (BinOp::Eq, Expr::Str(v), Expr::Field(segs, _)) => match implied(segs, v, env) {

@@ -326,7 +326,9 @@ impl Parser<'_> {
             let start = self.offset();
             let expr = self.expr()?;
             let end = self.tokens[self.pos - 1].span.end;
-            let text = self.text[start..end].trim().to_owned();
+            let text = expr
+                .field_name()
+                .unwrap_or_else(|| self.text[start..end].trim().to_owned());
             let alias = if self.eat_kw("as") {
                 match self.next().map(|t| t.kind) {
                     Some(Tok::Name(n)) => Some(n.join(".")),
