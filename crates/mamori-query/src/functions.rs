@@ -344,15 +344,98 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
             arity(name, args, 1, 1)?;
             st(format!("mamori_{name}({})", text(&a[0])))
         }
-        "parsedate" | "jsonparse" | "jsonstringify" | "jsonarraycontains" => {
-            Err(QueryError::invalid(format!(
-                "{name}() is a Logs Insights function Mamori does not run yet"
-            )))
+        "parsedate" => {
+            arity(name, args, 2, 2)?;
+            let Some(pattern) = &a[1].literal else {
+                return Err(QueryError::invalid(
+                    "parseDate(s, pattern) takes the pattern as a string",
+                ));
+            };
+            let fmt = java_to_strftime(pattern)?;
+            num(format!(
+                "mamori_parsedate({}, {})",
+                text(&a[0]),
+                crate::expr::quote(&fmt)
+            ))
         }
+        "jsonarraycontains" => {
+            arity(name, args, 2, 2)?;
+            bo(format!(
+                "mamori_jsonarraycontains({}, {})",
+                text(&a[0]),
+                text(&a[1])
+            ))
+        }
+        "jsonparse" | "jsonstringify" => Err(QueryError::invalid(format!(
+            "{name}() is a Logs Insights function Mamori does not run yet"
+        ))),
         _ => Err(QueryError::invalid(format!(
             "unknown function {name}(); see docs/query.md for the functions Mamori runs"
         ))),
     }
+}
+
+/// A Java `DateTimeFormatter` pattern (what Insights' parseDate takes) as a
+/// strftime one, for the letters logs use.
+fn java_to_strftime(p: &str) -> Result<String, QueryError> {
+    let mut out = String::new();
+    let chars: Vec<char> = p.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '\'' {
+            let end = chars[i + 1..]
+                .iter()
+                .position(|&x| x == '\'')
+                .map(|n| i + 1 + n);
+            let end = end.ok_or_else(|| {
+                QueryError::invalid(format!("parseDate pattern {p:?}: quote not closed"))
+            })?;
+            out.extend(
+                chars[i + 1..end]
+                    .iter()
+                    .map(|&x| if x == '%' { '%' } else { x }),
+            );
+            i = end + 1;
+            continue;
+        }
+        let run = chars[i..].iter().take_while(|&&x| x == c).count();
+        let spec = match (c, run) {
+            ('y', 2) => "%y",
+            ('y', _) | ('u', _) => "%Y",
+            ('M', 1) | ('M', 2) => "%m",
+            ('M', 3) => "%b",
+            ('M', _) => "%B",
+            ('d', _) => "%d",
+            ('H', _) => "%H",
+            ('h', _) => "%I",
+            ('a', _) => "%p",
+            ('m', _) => "%M",
+            ('s', _) => "%S",
+            ('S', n) if n <= 3 => "%3f",
+            ('S', n) if n <= 6 => "%6f",
+            ('S', _) => "%9f",
+            ('E', n) if n <= 3 => "%a",
+            ('E', _) => "%A",
+            ('X', _) | ('x', _) => "%:z",
+            ('Z', _) => "%z",
+            (c, _) if c.is_ascii_alphabetic() => {
+                return Err(QueryError::invalid(format!(
+                    "parseDate pattern {p:?}: the letter {c:?} is not supported"
+                )))
+            }
+            _ => {
+                for _ in 0..run {
+                    out.push(c);
+                }
+                i += run;
+                continue;
+            }
+        };
+        out.push_str(spec);
+        i += run;
+    }
+    Ok(out)
 }
 
 fn unify(a: &Sql, b: &Sql) -> (String, String) {

@@ -229,6 +229,72 @@ fn hex_to_ascii(s: &str) -> Option<String> {
     String::from_utf8(bytes?).ok()
 }
 
+/// Whether `array` (JSON text) is an array with an element equal to `value`
+/// (a string element by its text, a number or boolean by its JSON text).
+fn json_array_contains(array: &str, value: &str) -> bool {
+    match serde_json::from_str::<serde_json::Value>(array) {
+        Ok(serde_json::Value::Array(items)) => items.iter().any(|e| match e {
+            serde_json::Value::String(s) => s == value,
+            other => other.to_string() == value,
+        }),
+        _ => false,
+    }
+}
+
+fn array_contains(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let (arrs, vals) = (strings(&arrays[0])?, strings(&arrays[1])?);
+    let out: BooleanArray = (0..arrs.len())
+        .map(|i| {
+            if arrs.is_null(i) || vals.is_null(i) {
+                return None;
+            }
+            Some(json_array_contains(arrs.value(i), vals.value(i)))
+        })
+        .collect();
+    Ok(ColumnarValue::Array(Arc::new(out)))
+}
+
+/// Epoch milliseconds of `s` read with the strftime pattern `fmt`; a zone
+/// written `Z` is UTC; without a zone the time is UTC. Null when it does not parse.
+fn parse_date(s: &str, fmt: &str) -> Option<i64> {
+    let s = s.trim();
+    let zoned = fmt.contains("%z") || fmt.contains("%:z");
+    if zoned {
+        let s = match s.strip_suffix('Z') {
+            Some(head) if fmt.contains("%:z") => format!("{head}+00:00"),
+            Some(head) => format!("{head}+0000"),
+            None => s.to_owned(),
+        };
+        return chrono::DateTime::parse_from_str(&s, fmt)
+            .ok()
+            .map(|t| t.timestamp_millis());
+    }
+    chrono::NaiveDateTime::parse_from_str(s, fmt)
+        .map(|t| t.and_utc().timestamp_millis())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(s, fmt).map(|d| {
+                d.and_hms_opt(0, 0, 0)
+                    .map_or(0, |t| t.and_utc().timestamp_millis())
+            })
+        })
+        .ok()
+}
+
+fn parse_dates(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let (texts, fmts) = (strings(&arrays[0])?, strings(&arrays[1])?);
+    let out: Int64Array = (0..texts.len())
+        .map(|i| {
+            if texts.is_null(i) || fmts.is_null(i) {
+                return None;
+            }
+            parse_date(texts.value(i), fmts.value(i))
+        })
+        .collect();
+    Ok(ColumnarValue::Array(Arc::new(out)))
+}
+
 /// The functions, to register in a session.
 pub fn udfs() -> Vec<ScalarUDF> {
     let one = || vec![DataType::Utf8];
@@ -288,6 +354,20 @@ pub fn udfs() -> Vec<ScalarUDF> {
             Arc::new(to_number(parse)),
         ));
     }
+    out.push(create_udf(
+        "mamori_parsedate",
+        two(),
+        DataType::Int64,
+        Volatility::Immutable,
+        Arc::new(parse_dates),
+    ));
+    out.push(create_udf(
+        "mamori_jsonarraycontains",
+        two(),
+        DataType::Boolean,
+        Volatility::Immutable,
+        Arc::new(array_contains),
+    ));
     for (name, f) in [
         (
             "mamori_base64encode",
@@ -328,6 +408,19 @@ mod tests {
         assert_eq!(super::base64_decode("aGk=").as_deref(), Some("hi"));
         assert_eq!(super::url_decode("a%20b+c").as_deref(), Some("a b c"));
         assert_eq!(super::url_encode("a b/c").as_deref(), Some("a%20b%2Fc"));
+        assert!(super::json_array_contains(r#"["a", 2, true]"#, "a"));
+        assert!(super::json_array_contains(r#"["a", 2, true]"#, "2"));
+        assert!(!super::json_array_contains(r#"{"a": 1}"#, "a"));
+        assert!(!super::json_array_contains("not json", "a"));
+        assert_eq!(
+            super::parse_date("2026-11-20T10:05:00.250Z", "%Y-%m-%dT%H:%M:%S%.3f%:z"),
+            Some(1_795_169_100_250)
+        );
+        assert_eq!(
+            super::parse_date("2026-11-20", "%Y-%m-%d"),
+            Some(1_795_132_800_000)
+        );
+        assert_eq!(super::parse_date("garbage", "%Y-%m-%d"), None);
     }
 
     #[test]
