@@ -235,6 +235,8 @@ fn json_array_contains(array: &str, value: &str) -> bool {
     match serde_json::from_str::<serde_json::Value>(array) {
         Ok(serde_json::Value::Array(items)) => items.iter().any(|e| match e {
             serde_json::Value::String(s) => s == value,
+            // A number or boolean by its JSON text (Value == str would compare strings only).
+            #[allow(clippy::cmp_owned)]
             other => other.to_string() == value,
         }),
         _ => false,
