@@ -5,7 +5,11 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/samples");
+    // Read when the script runs, not when it was compiled: a build directory
+    // shared by clones at different paths reuses the compiled script, and a
+    // path baked in at compile time may point at a clone that is gone.
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| ".".into());
+    let root = Path::new(&manifest_dir).join("../../testdata/samples");
     println!("cargo:rerun-if-changed={}", root.display());
     let files: Vec<PathBuf> = walkdir::WalkDir::new(&root)
         .sort_by_file_name()

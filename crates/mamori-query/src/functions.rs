@@ -391,11 +391,9 @@ fn java_to_strftime(p: &str) -> Result<String, QueryError> {
             let end = end.ok_or_else(|| {
                 QueryError::invalid(format!("parseDate pattern {p:?}: quote not closed"))
             })?;
-            out.extend(
-                chars[i + 1..end]
-                    .iter()
-                    .map(|&x| if x == '%' { '%' } else { x }),
-            );
+            chars[i + 1..end]
+                .iter()
+                .for_each(|&x| push_literal(&mut out, x));
             i = end + 1;
             continue;
         }
@@ -426,7 +424,7 @@ fn java_to_strftime(p: &str) -> Result<String, QueryError> {
             }
             _ => {
                 for _ in 0..run {
-                    out.push(c);
+                    push_literal(&mut out, c);
                 }
                 i += run;
                 continue;
@@ -436,6 +434,14 @@ fn java_to_strftime(p: &str) -> Result<String, QueryError> {
         i += run;
     }
     Ok(out)
+}
+
+/// A character that stands for itself in a strftime pattern (`%` is written `%%`).
+fn push_literal(out: &mut String, c: char) {
+    if c == '%' {
+        out.push('%');
+    }
+    out.push(c);
 }
 
 fn unify(a: &Sql, b: &Sql) -> (String, String) {
@@ -603,5 +609,20 @@ fn aggregate(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
             ))
         }
         _ => Err(QueryError::invalid(format!("unknown aggregate {name}()"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::java_to_strftime;
+
+    #[test]
+    fn java_patterns_become_strftime() {
+        let f = |p: &str| java_to_strftime(p).unwrap_or_else(|e| panic!("{p}: {e}"));
+        assert_eq!(f("yyyy-MM-dd'T'HH:mm:ss.SSSX"), "%Y-%m-%dT%H:%M:%S.%3f%:z");
+        assert_eq!(f("dd/MMM/yyyy:HH:mm:ss Z"), "%d/%b/%Y:%H:%M:%S %z");
+        assert_eq!(f("yyyy '100%' %"), "%Y 100%% %%");
+        assert!(java_to_strftime("yyyy 'open").is_err());
+        assert!(java_to_strftime("QQ").is_err());
     }
 }
