@@ -1,5 +1,6 @@
 //! Embeds `testdata/samples/` in the binary, so that `mamori inspect` with
-//! no paths has realistic data to read on a fresh machine.
+//! no paths has realistic data to read on a fresh machine, and Mamori's rule
+//! pack `rules/`, so that detection works with no configuration.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -24,6 +25,32 @@ fn main() {
         let rel = f.strip_prefix(&root).unwrap_or(f).display().to_string();
         code.push_str(&format!(
             "    ({rel:?}, include_bytes!({:?})),\n",
+            f.display().to_string()
+        ));
+    }
+    code.push_str("];\n");
+    // Mamori's own rule pack (`rules/`), loaded by `ingest` and `hunt` unless told otherwise.
+    let rules_root = Path::new(&manifest_dir).join("../../rules");
+    println!("cargo:rerun-if-changed={}", rules_root.display());
+    code.push_str("/// Mamori's rule pack: (path under rules/, YAML).\npub const RULES: &[(&str, &str)] = &[\n");
+    for e in walkdir::WalkDir::new(&rules_root)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_map(Result::ok)
+    {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !e.file_type().is_file() || !name.ends_with(".yml") || name.contains(".tests.") {
+            continue;
+        }
+        let f = e.path();
+        println!("cargo:rerun-if-changed={}", f.display());
+        let rel = f
+            .strip_prefix(&rules_root)
+            .unwrap_or(f)
+            .display()
+            .to_string();
+        code.push_str(&format!(
+            "    ({rel:?}, include_str!({:?})),\n",
             f.display().to_string()
         ));
     }

@@ -1,6 +1,6 @@
 //! The configuration file (`mamori.toml`), and where the data directory is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -16,6 +16,25 @@ pub struct Config {
     /// `[retention]`: days to keep, per source kind, and `default`.
     #[serde(default)]
     pub retention: BTreeMap<String, u32>,
+    /// `[detect]`.
+    #[serde(default)]
+    pub detect: DetectConfig,
+}
+
+/// `[detect]`: the rules `ingest` and `hunt` run.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectConfig {
+    /// Rule files or directories, besides the built-in pack.
+    #[serde(default)]
+    pub rules: Vec<PathBuf>,
+    /// Values for `%placeholders%`, by name.
+    #[serde(default)]
+    pub placeholders: HashMap<String, Vec<String>>,
+    /// A YAML file of more placeholder values.
+    pub placeholders_file: Option<PathBuf>,
+    /// How late (event time) a match may arrive and still be put in order for correlations: `15m` by default.
+    pub lateness: Option<String>,
 }
 
 /// `[store]`.

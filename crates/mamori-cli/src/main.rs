@@ -3,6 +3,7 @@
 //! library crates.
 
 mod config;
+mod detect_cmd;
 mod inspect;
 mod query_cmd;
 mod samples;
@@ -42,6 +43,11 @@ enum Command {
     Sql(query_cmd::SqlArgs),
     /// Print the original record behind an @ptr from a query result.
     Get(query_cmd::GetArgs),
+    /// Run the detection rules over the stored events.
+    Hunt(detect_cmd::HuntArgs),
+    /// Check and test detection rules.
+    #[command(subcommand)]
+    Rules(detect_cmd::RulesCmd),
 }
 
 fn main() -> ExitCode {
@@ -53,6 +59,8 @@ fn main() -> ExitCode {
         Command::Query(args) => query_cmd::query(args, &config),
         Command::Sql(args) => query_cmd::sql(args, &config),
         Command::Get(args) => query_cmd::get(args, &config),
+        Command::Hunt(args) => detect_cmd::hunt(args, &config),
+        Command::Rules(cmd) => detect_cmd::rules(cmd, &config),
     });
     match result {
         Ok(code) => code,

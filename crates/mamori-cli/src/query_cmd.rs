@@ -107,7 +107,16 @@ fn now_micros() -> i64 {
 }
 
 fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
-    let mut start = match &a.since {
+    time_range(a.since.as_deref(), a.start.as_deref(), a.end.as_deref())
+}
+
+/// `--since`, `--start` and `--end` as microseconds (start wins over since).
+pub(crate) fn time_range(
+    since: Option<&str>,
+    start_flag: Option<&str>,
+    end: Option<&str>,
+) -> Result<(Option<i64>, Option<i64>)> {
+    let mut start = match since {
         Some(s) => Some(
             now_micros()
                 - period_micros(s).with_context(|| {
@@ -116,10 +125,10 @@ fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
         ),
         None => None,
     };
-    if let Some(s) = &a.start {
+    if let Some(s) = start_flag {
         start = Some(instant("--start", s)?);
     }
-    let end = a.end.as_deref().map(|e| instant("--end", e)).transpose()?;
+    let end = end.map(|e| instant("--end", e)).transpose()?;
     Ok((start, end))
 }
 

@@ -61,6 +61,11 @@ pub struct IngestArgs {
     /// Skip inputs whose key carries a date after this day (YYYY-MM-DD).
     #[arg(long)]
     until: Option<String>,
+    #[command(flatten)]
+    rules: crate::detect_cmd::RuleArgs,
+    /// Store only: run no detection rules.
+    #[arg(long)]
+    no_detect: bool,
 }
 
 /// The day an object key names in the AWS (`/2024/01/31/`) or Azure
@@ -241,7 +246,22 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let mut detect = if args.no_detect {
+        None
+    } else {
+        let local = !mamori_store::Location::from(&data).is_remote();
+        Some(crate::detect_cmd::IngestDetector::start(
+            &args.rules,
+            config,
+            &data,
+            local,
+        )?)
+    };
     let mut ing = Ingest::new(&mut store, opts.clone(), args.batch_events);
+    if let Some(det) = detect.as_mut() {
+        // Rules run on each event once its commit is durable, never on a duplicate.
+        ing.observe(Box::new(|e| det.detector.process(e, &mut det.found)));
+    }
     let mut todo = Vec::new();
     for input in inputs {
         if ing.is_done(&input.name, input.size, input.version.as_deref()) {
@@ -330,6 +350,23 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         store.event_count(),
         data.display()
     );
+    if let Some(det) = detect.as_mut() {
+        // A batch run reports every detection it can: matches held back for
+        // ordering are handed to the correlations now; open windows are kept.
+        let mut found = std::mem::take(&mut det.found);
+        det.detector.flush(&mut found);
+        det.found = found;
+        let stats = det.detector.stats();
+        let written = det.finish().context("saving detections")?;
+        println!(
+            "detections: {} from {} events ({} rules, {} correlations){}",
+            det.found.len(),
+            stats.events,
+            det.detector_rules().0,
+            det.detector_rules().1,
+            written.map_or(String::new(), |p| format!(", appended to {}", p.display()))
+        );
+    }
     Ok(if unreadable > 0 || report.rejected > 0 {
         ExitCode::from(1)
     } else {

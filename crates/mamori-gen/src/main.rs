@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+mod bench_detect;
+
 use clap::{Parser, Subcommand, ValueEnum};
 use mamori_event::{Event, Timestamp};
 use mamori_gen::{GenConfig, Generator, Object, Templates};
@@ -63,6 +65,16 @@ enum Cmd {
         #[arg(long, default_value_t = 1_000)]
         per_file: usize,
         /// Timed runs; the best and the median are reported.
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+    },
+    /// Time detection on generated CloudTrail events: every cloud rule of the
+    /// corpus plus Mamori's pack, then one rule; streaming and hunt.
+    BenchDetect {
+        /// Total events.
+        #[arg(long, default_value_t = 1_000_000)]
+        events: usize,
+        /// Timed runs; the best is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
     },
@@ -163,6 +175,24 @@ fn main() -> Result<()> {
             per_file,
             runs,
         } => bench(cfg, &cli.templates, events, per_file, runs)?,
+        Cmd::BenchDetect { events, runs } => {
+            let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+            let corpus = root.join("../shared/corpus/sigma-rules");
+            let all = vec![
+                corpus.join("rules/cloud"),
+                corpus.join("rules-threat-hunting/cloud"),
+                corpus.join("unsupported/cloud"),
+                root.join("rules"),
+            ];
+            let one = vec![root.join("rules/aws/cloudtrail_logging_tampered.yml")];
+            let gen = Generator::new(cfg, templates(&cli.templates)?);
+            bench_detect::run(
+                gen,
+                events,
+                &[("every cloud rule".into(), all), ("one rule".into(), one)],
+                runs,
+            )?;
+        }
     }
     Ok(())
 }

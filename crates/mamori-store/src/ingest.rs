@@ -36,8 +36,12 @@ pub struct IngestReport {
     pub commits: u64,
 }
 
+/// Called on each event once it is durably stored (not on duplicates).
+pub type Observer<'s> = Box<dyn FnMut(&Event) + 's>;
+
 /// An ingest run over a store.
 pub struct Ingest<'s> {
+    observer: Option<Observer<'s>>,
     store: &'s mut Store,
     opts: ParseOptions,
     batch_events: usize,
@@ -99,6 +103,7 @@ impl<'s> Ingest<'s> {
     /// Starts a run that commits every `batch_events` records.
     pub fn new(store: &'s mut Store, opts: ParseOptions, batch_events: usize) -> Self {
         Ingest {
+            observer: None,
             store,
             opts,
             batch_events: batch_events.max(1),
@@ -107,6 +112,13 @@ impl<'s> Ingest<'s> {
             inputs: Vec::new(),
             report: IngestReport::default(),
         }
+    }
+
+    /// Calls `f` on each event after the commit that makes it durable, in
+    /// commit order: what runs on events (detection) never sees one that
+    /// could still be lost, nor a duplicate.
+    pub fn observe(&mut self, f: Observer<'s>) {
+        self.observer = Some(f);
     }
 
     /// Whether the store already holds every record of this input, in this
@@ -191,14 +203,23 @@ impl<'s> Ingest<'s> {
         if self.events.is_empty() && self.dead.is_empty() && inputs.is_empty() {
             return Ok(());
         }
-        let result = self.store.commit(
+        let mut stored = Vec::new();
+        let result = self.store.commit_marking(
             &self.events,
             &self.dead,
             inputs.clone(),
             self.opts.ingest_time,
+            &mut stored,
         );
         match result {
             Ok((written, dupes)) => {
+                if let Some(f) = &mut self.observer {
+                    for ((e, _), new) in self.events.iter().zip(&stored) {
+                        if *new {
+                            f(e);
+                        }
+                    }
+                }
                 self.report.events_written += written;
                 self.report.duplicates += dupes;
                 self.report.commits += 1;

@@ -316,6 +316,21 @@ impl Store {
         inputs: Vec<InputProgress>,
         now: Timestamp,
     ) -> Result<(u64, u64), StoreError> {
+        let mut stored = Vec::new();
+        self.commit_marking(events, dead_letters, inputs, now, &mut stored)
+    }
+
+    /// As [`Store::commit`], and sets `stored[i]` to whether `events[i]` was
+    /// new (written) rather than a duplicate, for whatever runs on stored events.
+    pub fn commit_marking(
+        &mut self,
+        events: &[(Event, std::sync::Arc<str>)],
+        dead_letters: &[String],
+        inputs: Vec<InputProgress>,
+        now: Timestamp,
+        stored: &mut Vec<bool>,
+    ) -> Result<(u64, u64), StoreError> {
+        stored.clear();
         let mut parts: BTreeMap<(String, String), Vec<(&Event, &str)>> = BTreeMap::new();
         let mut fresh: HashMap<(String, String), HashSet<u64>> = HashMap::new();
         let mut dupes = 0;
@@ -325,8 +340,10 @@ impl Store {
             let known = self.known_uids(&key.0, &key.1)?.contains(&h);
             if known || !fresh.entry(key.clone()).or_default().insert(h) {
                 dupes += 1;
+                stored.push(false);
                 continue;
             }
+            stored.push(true);
             parts.entry(key).or_default().push((e, origin));
         }
         let seq = self.entries.last().map_or(1, |e| e.seq + 1);
