@@ -12,7 +12,7 @@ use clap::{Args, Subcommand};
 use mamori_sigma::{Detection, Detector, DetectorState, LoadOptions, RuleSet};
 
 use crate::config::Config;
-use crate::query_cmd::{time_range, Output};
+use crate::query_cmd::{Output, TimeArgs};
 use crate::store_cmd::{open_ro, DataArgs};
 
 /// Which rules to run.
@@ -62,15 +62,8 @@ pub struct HuntArgs {
     data: DataArgs,
     #[command(flatten)]
     rules: RuleArgs,
-    /// Only events of the last period: 15m, 24h, 7d, 90d.
-    #[arg(long)]
-    since: Option<String>,
-    /// Only events at or after this time.
-    #[arg(long)]
-    start: Option<String>,
-    /// Only events before this time.
-    #[arg(long)]
-    end: Option<String>,
+    #[command(flatten)]
+    time: TimeArgs,
     /// table, json (one detection per line) or csv.
     #[arg(long, value_enum, default_value = "table")]
     output: Output,
@@ -191,11 +184,7 @@ pub fn rules(cmd: RulesCmd, config: &Config) -> Result<ExitCode> {
 /// `mamori hunt`: every rule over the stored events.
 pub fn hunt(args: HuntArgs, config: &Config) -> Result<ExitCode> {
     let rules = load_rules(&args.rules, config)?;
-    let (start, end) = time_range(
-        args.since.as_deref(),
-        args.start.as_deref(),
-        args.end.as_deref(),
-    )?;
+    let (start, end) = args.time.range()?;
     let (_, store) = open_ro(&args.data, config)?;
     let sources: Vec<&str> = rules.sources().iter().map(|k| k.as_str()).collect();
     let mut detector = Detector::new(Arc::clone(&rules), None);

@@ -23,11 +23,9 @@ pub enum Output {
     Csv,
 }
 
-/// Options shared by `query` and `sql`.
+/// A time range: `--since`, `--start`, `--end` (query, sql, hunt).
 #[derive(Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    data: DataArgs,
+pub struct TimeArgs {
     /// Only events of the last period: 15m, 24h, 7d, 2w.
     #[arg(long)]
     since: Option<String>,
@@ -37,6 +35,26 @@ pub struct RunArgs {
     /// Only events before this time.
     #[arg(long)]
     end: Option<String>,
+}
+
+impl TimeArgs {
+    /// The range as microseconds (`--start` wins over `--since`).
+    pub fn range(&self) -> Result<(Option<i64>, Option<i64>)> {
+        time_range(
+            self.since.as_deref(),
+            self.start.as_deref(),
+            self.end.as_deref(),
+        )
+    }
+}
+
+/// Options shared by `query` and `sql`.
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    time: TimeArgs,
     /// table, json (one object per row) or csv.
     #[arg(long, value_enum, default_value = "table")]
     output: Output,
@@ -107,11 +125,11 @@ fn now_micros() -> i64 {
 }
 
 fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
-    time_range(a.since.as_deref(), a.start.as_deref(), a.end.as_deref())
+    a.time.range()
 }
 
 /// `--since`, `--start` and `--end` as microseconds (start wins over since).
-pub(crate) fn time_range(
+fn time_range(
     since: Option<&str>,
     start_flag: Option<&str>,
     end: Option<&str>,
