@@ -110,11 +110,11 @@ fn mapped_paths(source: SourceKind, field: &str) -> Vec<Cow<'_, str>> {
         SourceKind::K8sAudit if field == "apiGroup" => {
             v.push(Cow::Borrowed("objectRef.apiGroup"));
         }
-        SourceKind::EntraSignin | SourceKind::EntraAudit | SourceKind::AzureActivity => {
-            // Log Analytics names (`ResultType`) and diagnostic exports (`properties.…`).
-            if !field.starts_with("properties.") {
-                v.push(Cow::Owned(format!("properties.{field}")));
-            }
+        // Log Analytics names (`ResultType`) and diagnostic exports (`properties.…`).
+        SourceKind::EntraSignin | SourceKind::EntraAudit | SourceKind::AzureActivity
+            if !field.starts_with("properties.") =>
+        {
+            v.push(Cow::Owned(format!("properties.{field}")));
         }
         _ => {}
     }
