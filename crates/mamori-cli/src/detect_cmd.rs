@@ -79,7 +79,10 @@ fn load_options(file: Option<&Path>, config: &Config) -> Result<LoadOptions> {
             .with_context(|| format!("{}: expected a map of `Name: [value, …]`", f.display()))?;
         placeholders.extend(more);
     }
-    Ok(LoadOptions { placeholders })
+    Ok(LoadOptions {
+        placeholders,
+        ..LoadOptions::default()
+    })
 }
 
 /// The rule set `ingest` and `hunt` run: the built-in pack, then `--rules` and the config's.

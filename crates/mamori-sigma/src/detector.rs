@@ -133,6 +133,9 @@ pub struct Detector {
     /// Time up to which matches have been handed to correlations.
     done_until: i64,
     stats: DetectorStats,
+    /// Scratch space reused from event to event.
+    candidates: Vec<usize>,
+    admitted: Vec<bool>,
 }
 
 impl Detector {
@@ -148,6 +151,8 @@ impl Detector {
             state: DetectorState::default(),
             done_until: i64::MIN,
             stats: DetectorStats::default(),
+            candidates: Vec::new(),
+            admitted: Vec::new(),
         }
     }
 
@@ -180,8 +185,9 @@ impl Detector {
         let rules = Arc::clone(&self.rules);
         if let Some(route) = rules.routes.get(&e.source) {
             let view = EventView::new(e);
-            let (unkeyed, keyed) = route.candidates(e, &view);
-            for &i in unkeyed.iter().chain(keyed) {
+            let mut candidates = std::mem::take(&mut self.candidates);
+            route.candidates(e, &view, &mut self.admitted, &mut candidates);
+            for &i in &candidates {
                 self.stats.evaluations += 1;
                 let r = &rules.rules[i];
                 if !r.detection.matches(&view) || !r.filters.iter().all(|f| f.matches(&view)) {
@@ -219,6 +225,7 @@ impl Detector {
                     self.pending.push(p);
                 }
             }
+            self.candidates = candidates;
         }
         self.state.max_time = self.state.max_time.max(e.time.0);
         let until = self.state.max_time.saturating_sub(self.lateness_us);

@@ -21,9 +21,11 @@
 mod condition;
 mod correlation;
 mod detector;
+mod doc;
 mod legacy;
 mod lint;
 mod load;
+mod prefilter;
 mod rule;
 mod ruleset;
 pub mod ruletest;

@@ -17,6 +17,10 @@ pub struct LoadOptions {
     /// Values for `%placeholder%`s (`expand`), by name.
     #[serde(default)]
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Try every unindexed rule on every event, without the substring
+    /// prefilter (for tests that compare the two, and for measuring it).
+    #[serde(skip)]
+    pub no_prefilter: bool,
 }
 
 /// A rule that did not load, needs values, or deserves a warning.

@@ -302,6 +302,37 @@ impl CompiledDetection {
         self.required(&self.condition, field)
     }
 
+    /// For the prefilter: needles one of which the record's text contains
+    /// whenever the detection matches; `None` when the condition proves none.
+    pub(crate) fn needles(&self, is_normalized: &dyn Fn(&str) -> bool) -> Option<Vec<String>> {
+        self.needles_of(&self.condition, is_normalized)
+    }
+
+    fn needles_of(&self, c: &Cond, is_normalized: &dyn Fn(&str) -> bool) -> Option<Vec<String>> {
+        match c {
+            Cond::Sel(i) => {
+                let mut all = Vec::new();
+                for b in &self.selections[*i].branches {
+                    all.extend(crate::prefilter::best(
+                        b.iter().filter_map(|it| it.needles(is_normalized)),
+                    )?);
+                }
+                (!all.is_empty()).then_some(all)
+            }
+            Cond::And(v) => {
+                crate::prefilter::best(v.iter().filter_map(|c| self.needles_of(c, is_normalized)))
+            }
+            Cond::Or(v) => {
+                let mut all = Vec::new();
+                for c in v {
+                    all.extend(self.needles_of(c, is_normalized)?);
+                }
+                Some(all)
+            }
+            Cond::Not(_) => None,
+        }
+    }
+
     fn required(&self, c: &Cond, field: &str) -> Option<Vec<String>> {
         match c {
             Cond::Sel(i) => {
@@ -333,6 +364,35 @@ impl CompiledDetection {
 }
 
 impl Item {
+    /// Needles one of which the record's text contains whenever the item
+    /// matches; `is_normalized` tells fields read from the normalized event,
+    /// whose values need not be in the text.
+    fn needles(&self, is_normalized: &dyn Fn(&str) -> bool) -> Option<Vec<String>> {
+        if self.neq || self.field.as_deref().is_some_and(is_normalized) {
+            return None;
+        }
+        let per_value = |vm: &ValueMatcher| -> Option<Vec<String>> {
+            match vm {
+                ValueMatcher::Str(alts) => {
+                    alts.iter().map(|a| a.needle().map(str::to_owned)).collect()
+                }
+                ValueMatcher::Regex(re) => {
+                    crate::prefilter::regex_needle(re.as_str()).map(|n| vec![n])
+                }
+                _ => None,
+            }
+        };
+        if self.all {
+            crate::prefilter::best(self.values.iter().filter_map(per_value))
+        } else {
+            let mut all = Vec::new();
+            for v in &self.values {
+                all.extend(per_value(v)?);
+            }
+            (!all.is_empty()).then_some(all)
+        }
+    }
+
     fn matches(&self, view: &EventView<'_>) -> bool {
         let Some(field) = &self.field else {
             let hit = |vm: &ValueMatcher| view.any_text(&mut |t| vm.matches(t, &|_| Vec::new()));

@@ -8,6 +8,7 @@ use mamori_event::{Event, SourceKind};
 
 use crate::correlation::CorrelationRule;
 use crate::load::{self, DetectionRule, LoadOptions, LoadReport, RuleIssue};
+use crate::prefilter::{self, Prefilter};
 use crate::rule::LogSource;
 use crate::view::EventView;
 
@@ -53,22 +54,43 @@ fn key_fields(source: SourceKind) -> &'static [&'static str] {
     }
 }
 
-/// A source's rules: by the lower-cased key value they require, and the rest.
+/// A source's rules: by the lower-cased key value they require, and the rest,
+/// which a substring search over the event's text narrows.
 #[derive(Debug, Default)]
 pub(crate) struct Route {
     key_field: Option<&'static str>,
     pub(crate) by_key: HashMap<String, Vec<usize>>,
     pub(crate) unkeyed: Vec<usize>,
+    prefilter: Option<Prefilter>,
 }
 
 impl Route {
-    /// The candidate rules for one event.
-    pub(crate) fn candidates<'r>(
-        &'r self,
+    /// The candidate rules for one event, into `out`; `admitted` is scratch space.
+    pub(crate) fn candidates(
+        &self,
         e: &Event,
         view: &EventView<'_>,
-    ) -> (&'r [usize], &'r [usize]) {
-        let keyed: &[usize] = match self.key_field {
+        admitted: &mut Vec<bool>,
+        out: &mut Vec<usize>,
+    ) {
+        out.clear();
+        match &self.prefilter {
+            Some(p) if prefilter::eligible(e) => {
+                p.admit(e, admitted);
+                out.extend(
+                    self.unkeyed
+                        .iter()
+                        .zip(admitted.iter())
+                        .filter_map(|(&r, &ok)| ok.then_some(r)),
+                );
+            }
+            _ => out.extend_from_slice(&self.unkeyed),
+        }
+        out.extend_from_slice(self.keyed(e, view));
+    }
+
+    fn keyed(&self, e: &Event, view: &EventView<'_>) -> &[usize] {
+        match self.key_field {
             None => &[],
             Some(f) => {
                 let key = match (e.source, &e.api.operation) {
@@ -79,8 +101,7 @@ impl Route {
                 key.and_then(|k| self.by_key.get(&k))
                     .map_or(&[], Vec::as_slice)
             }
-        };
-        (&self.unkeyed, keyed)
+        }
     }
 }
 
@@ -107,15 +128,18 @@ pub struct RuleSet {
 impl RuleSet {
     /// Loads rules from files and directories.
     pub fn load(paths: &[PathBuf], opts: &LoadOptions) -> RuleSet {
-        Self::from_loaded(load::load(paths, opts))
+        Self::from_loaded(load::load(paths, opts), !opts.no_prefilter)
     }
 
     /// Loads rules from (name, YAML text) pairs, e.g. an embedded pack.
     pub fn load_texts(texts: Vec<(PathBuf, String)>, opts: &LoadOptions) -> RuleSet {
-        Self::from_loaded(load::load_texts(texts, opts, LoadReport::default()))
+        Self::from_loaded(
+            load::load_texts(texts, opts, LoadReport::default()),
+            !opts.no_prefilter,
+        )
     }
 
-    fn from_loaded(l: load::Loaded) -> RuleSet {
+    fn from_loaded(l: load::Loaded, opts_prefilter: bool) -> RuleSet {
         let load::Loaded {
             detections: rules,
             correlations,
@@ -149,6 +173,16 @@ impl RuleSet {
                 }
             }
             crate::lint::check_fields(r, &mut report);
+        }
+        if opts_prefilter {
+            for route in routes.values_mut() {
+                let needles: Vec<Option<Vec<String>>> = route
+                    .unkeyed
+                    .iter()
+                    .map(|&i| rules[i].detection.needles(&crate::view::is_normalized))
+                    .collect();
+                route.prefilter = Prefilter::new(&needles);
+            }
         }
         let is_ref =
             |refs: &[String], meta: &crate::rule::RuleMeta| refs.iter().any(|x| meta.is_named(x));
@@ -215,6 +249,14 @@ impl RuleSet {
         let mut v: Vec<SourceKind> = self.routes.keys().copied().collect();
         v.sort();
         v
+    }
+
+    /// How many of a source's unindexed rules the substring search can rule out.
+    pub fn prefiltered(&self, source: SourceKind) -> usize {
+        self.routes
+            .get(&source)
+            .and_then(|r| r.prefilter.as_ref())
+            .map_or(0, Prefilter::ruled_out)
     }
 
     /// The rules of one source: (indexed by key value, not indexed).

@@ -158,6 +158,8 @@ pub(crate) struct StrMatcher {
     cased: bool,
     /// The value as a number, so that `1.0` equals `1`.
     number: Option<f64>,
+    /// Text a field value must contain to match (see `prefilter`).
+    needle: Option<String>,
 }
 
 fn eq_fold(a: &str, b_lower: &str) -> bool {
@@ -206,11 +208,27 @@ impl StrMatcher {
             [Tok::Lit(b)] => std::str::from_utf8(b).ok().and_then(parse_number),
             _ => None,
         };
+        let needle = if number.is_some() {
+            None
+        } else {
+            toks.iter()
+                .filter_map(|t| match t {
+                    Tok::Lit(b) => crate::prefilter::needle(b),
+                    _ => None,
+                })
+                .max_by_key(String::len)
+        };
         Ok(StrMatcher {
             pattern,
             cased,
             number,
+            needle,
         })
+    }
+
+    /// Text a field value must contain for this pattern to match it.
+    pub(crate) fn needle(&self) -> Option<&str> {
+        self.needle.as_deref()
     }
 
     /// The lower-cased literal of an exact match (no wildcard, not numeric-only).

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 
+use crate::doc::Doc;
 use mamori_event::{Event, SourceKind};
-use serde_json::Value;
 
 /// One value a field has in an event.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,7 +20,7 @@ pub enum FieldValue<'a> {
 pub struct EventView<'a> {
     /// The event.
     pub event: &'a Event,
-    doc: OnceCell<Option<Value>>,
+    doc: OnceCell<Option<Doc<'a>>>,
 }
 
 impl<'a> EventView<'a> {
@@ -33,13 +33,11 @@ impl<'a> EventView<'a> {
     }
 
     /// The record as JSON: the original for JSON sources, the named fields of a text line otherwise.
-    pub fn doc(&self) -> Option<&Value> {
+    pub(crate) fn doc(&self) -> Option<&Doc<'a>> {
         self.doc
             .get_or_init(|| {
-                let text = self.event.fields.as_deref().unwrap_or(&self.event.raw);
-                serde_json::from_str::<Value>(text)
-                    .ok()
-                    .filter(Value::is_object)
+                let event: &'a Event = self.event;
+                Doc::parse(event.fields.as_deref().unwrap_or(&event.raw))
             })
             .as_ref()
     }
@@ -56,7 +54,9 @@ impl<'a> EventView<'a> {
                 }
             }
         }
-        normalized(self.event, field).map(|v| vec![FieldValue::Text(Cow::Owned(v))])
+        normalized(self.event, field)
+            .flatten()
+            .map(|v| vec![FieldValue::Text(Cow::Owned(v))])
     }
 
     /// The values of a field as strings (for `fieldref`, group keys and values).
@@ -83,12 +83,12 @@ impl<'a> EventView<'a> {
     }
 }
 
-fn any_string(v: &Value, f: &mut dyn FnMut(&str) -> bool) -> bool {
+fn any_string(v: &Doc<'_>, f: &mut dyn FnMut(&str) -> bool) -> bool {
     match v {
-        Value::String(s) => f(s),
-        Value::Array(a) => a.iter().any(|x| any_string(x, f)),
-        Value::Object(o) => o.values().any(|x| any_string(x, f)),
-        Value::Number(n) => f(&n.to_string()),
+        Doc::Str(s) => f(s),
+        Doc::Arr(a) => a.iter().any(|x| any_string(x, f)),
+        Doc::Obj(o) => o.iter().any(|(_, x)| any_string(x, f)),
+        Doc::Num(n) => f(&n.to_string()),
         _ => false,
     }
 }
@@ -121,19 +121,19 @@ fn mapped_paths(source: SourceKind, field: &str) -> Vec<Cow<'_, str>> {
     v
 }
 
-fn push_value<'v>(v: &'v Value, out: &mut Vec<FieldValue<'v>>) {
+fn push_value<'v>(v: &'v Doc<'_>, out: &mut Vec<FieldValue<'v>>) {
     match v {
-        Value::String(s) => out.push(FieldValue::Text(Cow::Borrowed(s))),
-        Value::Number(n) => out.push(FieldValue::Text(Cow::Owned(n.to_string()))),
-        Value::Bool(b) => out.push(FieldValue::Text(Cow::Borrowed(if *b {
+        Doc::Str(s) => out.push(FieldValue::Text(Cow::Borrowed(s))),
+        Doc::Num(n) => out.push(FieldValue::Text(Cow::Owned(n.to_string()))),
+        Doc::Bool(b) => out.push(FieldValue::Text(Cow::Borrowed(if *b {
             "true"
         } else {
             "false"
         }))),
-        Value::Null => out.push(FieldValue::Null),
-        Value::Array(a) => {
+        Doc::Null => out.push(FieldValue::Null),
+        Doc::Arr(a) => {
             for x in a {
-                if !x.is_array() {
+                if !matches!(x, Doc::Arr(_)) {
                     push_value(x, out);
                 }
             }
@@ -142,17 +142,17 @@ fn push_value<'v>(v: &'v Value, out: &mut Vec<FieldValue<'v>>) {
             }
         }
         // An object is present but has no scalar value: `exists` sees it, equality does not.
-        Value::Object(_) => out.push(FieldValue::Text(Cow::Owned(v.to_string()))),
+        Doc::Obj(_) => out.push(FieldValue::Text(Cow::Owned(v.to_string()))),
     }
 }
 
 /// Looks a dotted path up: a key holding dots is tried whole first; keys
 /// compare exactly, then ignoring ASCII case; arrays are crossed (any element)
 /// unless the segment is an index.
-fn lookup<'v>(v: &'v Value, path: &str, out: &mut Vec<FieldValue<'v>>) {
+fn lookup<'v>(v: &'v Doc<'_>, path: &str, out: &mut Vec<FieldValue<'v>>) {
     match v {
-        Value::Object(o) => {
-            if let Some(x) = o.get(path) {
+        Doc::Obj(_) => {
+            if let Some(x) = v.get(path) {
                 push_value(x, out);
                 return;
             }
@@ -160,18 +160,14 @@ fn lookup<'v>(v: &'v Value, path: &str, out: &mut Vec<FieldValue<'v>>) {
                 Some((h, r)) => (h, Some(r)),
                 None => (path, None),
             };
-            let child = o.get(head).or_else(|| {
-                o.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(head))
-                    .map(|(_, x)| x)
-            });
+            let child = v.get(head).or_else(|| v.get_ignore_case(head));
             match (child, rest) {
                 (Some(x), None) => push_value(x, out),
                 (Some(x), Some(r)) => lookup(x, r, out),
                 (None, _) => {}
             }
         }
-        Value::Array(a) => {
+        Doc::Arr(a) => {
             let (head, rest) = match path.split_once('.') {
                 Some((h, r)) => (h, Some(r)),
                 None => (path, None),
@@ -192,11 +188,21 @@ fn lookup<'v>(v: &'v Value, path: &str, out: &mut Vec<FieldValue<'v>>) {
     }
 }
 
+/// Whether a rule's field name can be read from the normalized event
+/// (whose values need not appear in the record's text).
+pub(crate) fn is_normalized(field: &str) -> bool {
+    thread_local! {
+        static EMPTY: Event = Event::new(SourceKind::Syslog, mamori_event::Timestamp(0), String::new());
+    }
+    EMPTY.with(|e| normalized(e, field).is_some())
+}
+
 /// Mamori's normalized fields, by the names `docs/normalized-event.md` and the
-/// query language give them, for records that lack the path.
-fn normalized(e: &Event, field: &str) -> Option<String> {
+/// query language give them, for records that lack the path: `None` for a
+/// name that is not one, `Some(None)` when the event lacks it.
+fn normalized(e: &Event, field: &str) -> Option<Option<String>> {
     let s = |o: &Option<String>| o.clone();
-    match field {
+    Some(match field {
         "src_ip" | "src.ip" | "src_endpoint.ip" => s(&e.src.ip),
         "src_country" | "src.country" | "src_endpoint.location.country" => s(&e.src.country),
         "src_hostname" | "src.hostname" => s(&e.src.hostname),
@@ -216,8 +222,8 @@ fn normalized(e: &Event, field: &str) -> Option<String> {
         "message" => s(&e.message),
         "finding.title" | "finding_title" => e.finding.as_ref().and_then(|f| f.title.clone()),
         "finding.types" | "finding_types" => e.finding.as_ref().map(|f| f.types.join(",")),
-        _ => None,
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -63,6 +63,7 @@ fn placeholder_rules_need_values_until_given_them() {
             .iter()
             .map(|n| (n.to_string(), vec!["x".to_string(), "y*".to_string()]))
             .collect(),
+        ..LoadOptions::default()
     };
     let set = RuleSet::load(&dir, &opts);
     assert!(set.report.errors.is_empty() && set.report.needs_values.is_empty());
