@@ -150,8 +150,12 @@ fn time_range(
     Ok((start, end))
 }
 
-fn engine(run: &RunArgs, store: &mamori_store::Store, sources: Vec<String>) -> Result<Engine> {
-    let (start, end) = range(run)?;
+fn engine(
+    run: &RunArgs,
+    store: &mamori_store::Store,
+    sources: Vec<String>,
+    (start, end): (Option<i64>, Option<i64>),
+) -> Result<Engine> {
     let opts = EngineOptions {
         memory_limit: run.memory.max(16) << 20,
         start,
@@ -223,14 +227,26 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
     };
     let (start, end) = range(&args.run)?;
     let (_, store) = open_ro(&args.run.data, config)?;
+    // `diff` also reads an earlier window: files and sources are judged from the beginning.
+    let diff = parsed
+        .commands
+        .iter()
+        .any(|c| matches!(c, mamori_query::ast::Command::Diff(_)));
+    let files_from = if diff { None } else { start };
     let opts = CompileOptions {
         start,
         end,
-        only_cloudtrail: only_cloudtrail(&store, start, end),
+        only_cloudtrail: only_cloudtrail(&store, files_from, end),
         ..CompileOptions::default()
     };
     let compiled = mamori_query::compile(&parsed, &opts)?;
-    let engine = engine(&args.run, &store, compiled.sources.clone())?;
+    let engine = engine(
+        &args.run,
+        &store,
+        compiled.sources.clone(),
+        (files_from, end),
+    )?;
+    engine.prepare(&compiled)?;
     if args.run.explain {
         println!("{}\n\n{}", compiled.sql, engine.explain(&compiled.sql)?);
         return Ok(ExitCode::SUCCESS);
@@ -242,7 +258,7 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
 pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
     // A time range prunes the files registered; the SQL itself is the user's.
     let (_, store) = open_ro(&args.run.data, config)?;
-    let engine = engine(&args.run, &store, Vec::new())?;
+    let engine = engine(&args.run, &store, Vec::new(), range(&args.run)?)?;
     if args.run.explain {
         println!("{}", engine.explain(&args.sql)?);
         return Ok(ExitCode::SUCCESS);

@@ -185,3 +185,66 @@ fn a_query_over_its_memory_budget_fails_with_a_message() {
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
 }
+
+#[test]
+fn pattern_diff_compares_templates_with_the_day_before() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut lines = String::new();
+    let mut line = |day: u32, i: u32, msg: &str| {
+        lines.push_str(&format!(
+            "<38>1 2026-11-{day:02}T10:0{i}:00Z bastion sshd 77 - - {msg}\n"
+        ));
+    };
+    for i in 0..3 {
+        line(
+            19,
+            i,
+            &format!("Failed password for user{i} from 10.0.0.{i} port 220{i} ssh2"),
+        );
+    }
+    line(
+        20,
+        0,
+        "Failed password for root from 10.9.9.9 port 4444 ssh2",
+    );
+    line(
+        20,
+        1,
+        "Accepted password for bob from 10.0.0.7 port 5000 ssh2",
+    );
+    line(
+        20,
+        2,
+        "Accepted password for eve from 10.0.0.8 port 5001 ssh2",
+    );
+    let input = dir.path().join("auth.log");
+    std::fs::write(&input, lines).expect("write");
+    let out = mamori(&["ingest", &input.to_string_lossy()], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let q = "pattern message | diff previousDay | sort @pattern";
+    let args = [
+        "query",
+        q,
+        "--start",
+        "2026-11-20",
+        "--end",
+        "2026-11-21",
+        "--output",
+        "csv",
+    ];
+    let out = mamori(&args, dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "@pattern,@ratio,@sampleCount,@severityLabel,@previousSampleCount,@changePercent,@diffType\n\
+         Accepted password for <*> from <IP-2> port <Num-3> ssh2,0.6666666666666666,2,Info,0,,new\n\
+         Failed password for <*> from <IP-2> port <Num-3> ssh2,0.3333333333333333,1,Error,3,-66.66666666666667,decreased\n"
+    );
+    let out = mamori(&["query", "pattern message | diff"], dir.path());
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("give a range"),
+        "{}",
+        text(&out.stderr)
+    );
+}

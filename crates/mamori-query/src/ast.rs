@@ -52,6 +52,27 @@ pub enum Command {
     },
     /// `dedup a, b`.
     Dedup(Vec<Expr>),
+    /// `pattern [expr]`: log templates of the text (`@message` when not given).
+    Pattern(Expr),
+    /// `diff [previousDay|previousWeek|previousMonth]`, after `pattern`.
+    Diff(DiffWindow),
+    /// `anomaly`, after `pattern`.
+    Anomaly,
+    /// `unmask`: Mamori masks nothing, so every value is already shown.
+    Unmask,
+}
+
+/// The earlier window `diff` compares with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DiffWindow {
+    /// The window of the same length just before.
+    Preceding,
+    /// The same window a day earlier.
+    PreviousDay,
+    /// A week earlier.
+    PreviousWeek,
+    /// A month (30 days) earlier.
+    PreviousMonth,
 }
 
 /// How `parse` extracts fields.

@@ -50,7 +50,32 @@ pub struct Compiled {
     pub columns: Vec<String>,
     /// Source kinds `SOURCE` selected (empty: all).
     pub sources: Vec<String>,
+    /// `pattern`: templates to mine before `sql` runs (it reads them from [`PATTERN_TABLE`]).
+    pub pattern: Option<PatternStage>,
 }
+
+/// The table `sql` reads a `pattern` command's templates from.
+pub const PATTERN_TABLE: &str = "__patterns";
+
+/// What the engine mines before running a query that has `pattern`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PatternStage {
+    /// SQL giving the text (`__text`) and time (`__time`, µs) of each message.
+    pub input: String,
+    /// The same over the earlier window, for `diff`.
+    pub previous: Option<String>,
+    /// `anomaly`: one row per anomaly found.
+    pub anomaly: bool,
+    /// The query's time range (µs), if it has one.
+    pub window: (Option<i64>, Option<i64>),
+}
+
+/// Columns of the templates table: always, with `diff`, with `anomaly`.
+pub const PATTERN_COLUMNS: [&str; 4] = ["@pattern", "@ratio", "@sampleCount", "@severityLabel"];
+/// Columns `diff` adds.
+pub const DIFF_COLUMNS: [&str; 3] = ["@previousSampleCount", "@changePercent", "@diffType"];
+/// Columns `anomaly` adds.
+pub const ANOMALY_COLUMNS: [&str; 2] = ["@anomalyType", "@description"];
 
 /// An output column: the user's name, the SQL that reads it, its type.
 type OutColumn = (String, String, Ty);
@@ -121,8 +146,71 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         sql = format!("{sql} WHERE {}", wheres.join(" AND "));
     }
     let mut stats_seen = 0;
-    for cmd in &q.commands {
+    let mut stage: Option<PatternStage> = None;
+    let mut after_pattern = 0;
+    for (i, cmd) in q.commands.iter().enumerate() {
         sql = match cmd {
+            Command::Pattern(e) => {
+                if scope.aggregated {
+                    return Err(QueryError::invalid(
+                        "pattern reads events: put it before stats, or use one of them",
+                    ));
+                }
+                let text = expr(e, &scope)?;
+                stage = Some(PatternStage {
+                    input: format!(
+                        "SELECT CAST({} AS VARCHAR) AS \"__text\", CAST(\"time\" AS BIGINT) AS \"__time\" FROM ({sql})",
+                        text.text
+                    ),
+                    previous: None,
+                    anomaly: false,
+                    window: (opts.start, opts.end),
+                });
+                after_pattern = i + 1;
+                pattern_scope(&mut scope, &PATTERN_COLUMNS);
+                format!("SELECT * FROM {}", ident(PATTERN_TABLE))
+            }
+            Command::Diff(w) => {
+                let st = right_after_pattern(&mut stage, i, after_pattern, "diff")?;
+                if st.previous.is_some() || st.anomaly {
+                    return Err(QueryError::invalid("diff comes right after pattern, once"));
+                }
+                let (start, end) = match st.window {
+                    (Some(s), e) => (s, e.unwrap_or_else(now_micros)),
+                    (None, _) => {
+                        return Err(QueryError::invalid(
+                            "diff compares the query's time range with an earlier one: give a range (--since, --start/--end)",
+                        ))
+                    }
+                };
+                let shift = match w {
+                    DiffWindow::Preceding => end - start,
+                    DiffWindow::PreviousDay => 86_400_000_000,
+                    DiffWindow::PreviousWeek => 7 * 86_400_000_000,
+                    DiffWindow::PreviousMonth => 30 * 86_400_000_000,
+                };
+                let prefix = Query {
+                    source: q.source.clone(),
+                    commands: q.commands[..after_pattern].to_vec(),
+                };
+                let earlier = CompileOptions {
+                    start: Some(start - shift),
+                    end: Some(end - shift),
+                    ..opts.clone()
+                };
+                st.previous = compile(&prefix, &earlier)?.pattern.map(|p| p.input);
+                st.window = (Some(start), Some(end));
+                after_pattern = i + 1;
+                pattern_scope(&mut scope, &DIFF_COLUMNS);
+                sql
+            }
+            Command::Anomaly => {
+                let st = right_after_pattern(&mut stage, i, after_pattern, "anomaly")?;
+                st.anomaly = true;
+                pattern_scope(&mut scope, &ANOMALY_COLUMNS);
+                sql
+            }
+            Command::Unmask => sql,
             Command::Filter(e) => {
                 let cond = boolean(expr(e, &scope)?);
                 format!("SELECT * FROM ({sql}) WHERE {cond}")
@@ -213,7 +301,50 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         sql: text,
         columns: out.into_iter().map(|(n, _, _)| n).collect(),
         sources,
+        pattern: stage,
     })
+}
+
+/// The pattern stage, when `cmd` follows `pattern` (or `diff`) directly.
+fn right_after_pattern<'s>(
+    stage: &'s mut Option<PatternStage>,
+    i: usize,
+    after_pattern: usize,
+    cmd: &str,
+) -> Result<&'s mut PatternStage, QueryError> {
+    match stage {
+        Some(st) if i == after_pattern => Ok(st),
+        _ => Err(QueryError::invalid(format!(
+            "{cmd} works on templates: put it right after `pattern` (as in `pattern @message | {cmd}`)"
+        ))),
+    }
+}
+
+/// After `pattern`, only the templates table exists; `columns` are added to it.
+fn pattern_scope(scope: &mut Scope, columns: &[&str]) {
+    if columns == PATTERN_COLUMNS {
+        scope.names.clear();
+        scope.stats_out.clear();
+    }
+    for c in columns {
+        let ty = match *c {
+            "@ratio" | "@sampleCount" | "@previousSampleCount" | "@changePercent" => Ty::Num,
+            _ => Ty::Str,
+        };
+        scope.names.insert((*c).to_owned(), (ident(c), ty));
+        scope.stats_out.push(((*c).to_owned(), ident(c), ty));
+    }
+    scope.aggregated = true;
+    scope.limited = false;
+    scope.fields.clear();
+    scope.display = None;
+    scope.order = vec![format!("{} DESC NULLS LAST", ident("@sampleCount"))];
+}
+
+fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 fn micros_literal(us: i64) -> String {
@@ -414,6 +545,12 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
     let mut names = HashMap::new();
     for k in by {
         let e = expr(&k.expr, scope)?;
+        if e.ty == Ty::Json {
+            return Err(QueryError::invalid(format!(
+                "stats … by {}: maps and lists (from jsonParse) are not allowed in stats; group by m.key",
+                k.name()
+            )));
+        }
         let col = ident(&scope.fresh());
         select.push(format!("{} AS {col}", e.text));
         group.push(e.text.clone());

@@ -10,8 +10,12 @@
 
 use std::sync::Arc;
 
-use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::array::{
+    Array, ArrayRef, AsArray, Float64Array, Int64Array, RecordBatch, StringArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::error::ArrowError;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
@@ -23,6 +27,8 @@ use datafusion::prelude::{SessionConfig, SessionContext};
 use futures::StreamExt;
 use mamori_store::{FileEntry, Location, Store};
 
+use crate::compile::{PatternStage, ANOMALY_COLUMNS, DIFF_COLUMNS, PATTERN_COLUMNS, PATTERN_TABLE};
+use crate::pattern::Miner;
 use crate::QueryError;
 
 /// How a query may use the machine.
@@ -216,9 +222,140 @@ impl Engine {
         Ok(QueryResult { schema, batches })
     }
 
+    /// Mines the templates of a query with `pattern` and registers them as
+    /// the table its SQL reads; nothing to do for other queries.
+    pub fn prepare(&self, c: &crate::compile::Compiled) -> Result<(), QueryError> {
+        let Some(st) = &c.pattern else {
+            return Ok(());
+        };
+        let window = match st.window {
+            (Some(s), Some(e)) => Some((s, e)),
+            _ if st.anomaly => self.span(&st.input)?,
+            _ => None,
+        };
+        let mut miner = Miner::new(window);
+        let inputs = st
+            .previous
+            .iter()
+            .map(|p| (p, true))
+            .chain([(&st.input, false)]);
+        for (sql, previous) in inputs {
+            self.stream(sql, |b| {
+                let text = cast(b.column(0), &DataType::Utf8).map_err(engine_err)?;
+                let text = text.as_string_opt::<i32>();
+                let time = b.column(1).as_primitive_opt::<Int64Type>();
+                let (Some(text), Some(time)) = (text, time) else {
+                    return Err(QueryError::Engine(
+                        "pattern input has unexpected types".into(),
+                    ));
+                };
+                for i in 0..b.num_rows() {
+                    if text.is_valid(i) {
+                        miner.add(text.value(i), time.value(i), previous);
+                    }
+                }
+                Ok(())
+            })?;
+        }
+        let batch = pattern_batch(&miner, st).map_err(engine_err)?;
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(engine_err)?;
+        self.ctx
+            .deregister_table(PATTERN_TABLE)
+            .map_err(engine_err)?;
+        self.ctx
+            .register_table(PATTERN_TABLE, Arc::new(table))
+            .map_err(engine_err)?;
+        Ok(())
+    }
+
+    /// First and last time (µs, end exclusive) of a pattern input, for `anomaly` without a range.
+    fn span(&self, input: &str) -> Result<Option<(i64, i64)>, QueryError> {
+        let r = self.run(&format!(
+            "SELECT min(\"__time\"), max(\"__time\") FROM ({input})"
+        ))?;
+        let Some(b) = r.batches.first().filter(|b| b.num_rows() == 1) else {
+            return Ok(None);
+        };
+        let min = b.column(0).as_primitive_opt::<Int64Type>();
+        let max = b.column(1).as_primitive_opt::<Int64Type>();
+        Ok(match (min, max) {
+            (Some(a), Some(z)) if a.is_valid(0) && z.is_valid(0) => {
+                Some((a.value(0), z.value(0) + 1))
+            }
+            _ => None,
+        })
+    }
+
     /// The physical plan DataFusion chose, for `--explain`.
     pub fn explain(&self, sql: &str) -> Result<String, QueryError> {
         let r = self.run(&format!("EXPLAIN {sql}"))?;
         crate::output::table(&r.batches).map_err(engine_err)
     }
+}
+
+/// The templates as a table: one row per template, or per anomaly with `anomaly`.
+fn pattern_batch(m: &Miner, st: &PatternStage) -> Result<RecordBatch, ArrowError> {
+    let mut pattern = Vec::new();
+    let mut ratio = Vec::new();
+    let mut count = Vec::new();
+    let mut severity = Vec::new();
+    let mut previous = Vec::new();
+    let mut change = Vec::new();
+    let mut kind = Vec::new();
+    let mut anomaly_type = Vec::new();
+    let mut description = Vec::new();
+    for t in m.templates() {
+        let anomalies = if st.anomaly {
+            m.anomalies(t)
+        } else {
+            vec![("", String::new())]
+        };
+        for (a, d) in anomalies {
+            pattern.push(t.text());
+            ratio.push(if m.total == 0 {
+                0.0
+            } else {
+                t.count as f64 / m.total as f64
+            });
+            count.push(i64::try_from(t.count).unwrap_or(i64::MAX));
+            severity.push(t.severity());
+            previous.push(i64::try_from(t.previous).unwrap_or(i64::MAX));
+            change.push(
+                (t.previous > 0)
+                    .then(|| (t.count as f64 - t.previous as f64) * 100.0 / t.previous as f64),
+            );
+            kind.push(match (t.previous, t.count) {
+                (0, _) => "new",
+                (_, 0) => "gone",
+                (p, c) if c * 10 > p * 11 => "increased",
+                (p, c) if c * 10 < p * 9 => "decreased",
+                _ => "unchanged",
+            });
+            anomaly_type.push(a);
+            description.push(d);
+        }
+    }
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    let mut add = |name: &str, ty: DataType, col: ArrayRef| {
+        fields.push(Field::new(name, ty, true));
+        columns.push(col);
+    };
+    let [p, r, c, s] = PATTERN_COLUMNS;
+    add(p, DataType::Utf8, Arc::new(StringArray::from(pattern)));
+    add(r, DataType::Float64, Arc::new(Float64Array::from(ratio)));
+    add(c, DataType::Int64, Arc::new(Int64Array::from(count)));
+    add(s, DataType::Utf8, Arc::new(StringArray::from(severity)));
+    if st.previous.is_some() {
+        let [p, c, k] = DIFF_COLUMNS;
+        add(p, DataType::Int64, Arc::new(Int64Array::from(previous)));
+        add(c, DataType::Float64, Arc::new(Float64Array::from(change)));
+        add(k, DataType::Utf8, Arc::new(StringArray::from(kind)));
+    }
+    if st.anomaly {
+        let [t, d] = ANOMALY_COLUMNS;
+        add(t, DataType::Utf8, Arc::new(StringArray::from(anomaly_type)));
+        add(d, DataType::Utf8, Arc::new(StringArray::from(description)));
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }

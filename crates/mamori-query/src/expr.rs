@@ -19,6 +19,9 @@ pub(crate) enum Ty {
     Num,
     Bool,
     Time,
+    /// A map or list from `jsonParse`, as its JSON text: null to string,
+    /// number and date functions, false in comparisons, read with `m.key`.
+    Json,
 }
 
 /// A compiled expression.
@@ -155,7 +158,11 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
             pattern,
             negated,
         } => {
-            let v = format!("CAST({} AS VARCHAR)", compile_expr(expr, env)?.text);
+            let subject = compile_expr(expr, env)?;
+            if subject.ty == Ty::Json {
+                return Ok(Sql::new("FALSE".into(), Ty::Bool));
+            }
+            let v = format!("CAST({} AS VARCHAR)", subject.text);
             let test = match pattern.as_ref() {
                 Expr::Regex(r) => {
                     regex::Regex::new(r)
@@ -231,6 +238,12 @@ fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
     if let Some((col, ty)) = env.names.get(&name) {
         return Ok(Sql::new(col.clone(), *ty));
     }
+    // `m.key.sub` on a map from jsonParse.
+    for k in (1..segs.len()).rev() {
+        if let Some((col, Ty::Json)) = env.names.get(&segs[..k].join(".")) {
+            return Ok(Sql::new(json_path(col, &segs[k..]), Ty::Str));
+        }
+    }
     if env.aggregated {
         let known: Vec<&String> = env.names.keys().collect();
         return Err(QueryError::invalid(format!(
@@ -272,7 +285,33 @@ fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
         let ty = column_type(&column);
         return Ok(Sql::new(ident(&column), ty));
     }
-    Ok(Sql::new(raw_path(segs), Ty::Str))
+    let raw = raw_path(segs);
+    if let Some(typed) = cloudtrail_column(&name, &raw) {
+        let text = if env.only_cloudtrail {
+            typed
+        } else {
+            format!("CASE WHEN \"source\" = 'cloudtrail' THEN {typed} ELSE {raw} END")
+        };
+        return Ok(Sql::new(text, Ty::Str));
+    }
+    Ok(Sql::new(raw, Ty::Str))
+}
+
+/// CloudTrail paths whose value a typed column holds exactly (the parser
+/// copies them verbatim), read from the column instead of the JSON: grouping
+/// by `eventName` then reads a dictionary column, not 10M records. `raw` is
+/// the JSON read, for the records where the column is not the path's copy.
+fn cloudtrail_column(path: &str, raw: &str) -> Option<String> {
+    Some(match path {
+        // Insights events have no top-level eventName; the column holds insightDetails.eventName.
+        "eventName" => format!(
+            "CASE WHEN \"event_code\" = 'AwsCloudTrailInsight' THEN {raw} ELSE \"api_operation\" END"
+        ),
+        "awsRegion" => "\"cloud_region\"".to_owned(),
+        // The parser puts an address in src_ip and anything else in src_hostname.
+        "sourceIPAddress" => "coalesce(\"src_ip\", \"src_hostname\")".to_owned(),
+        _ => return None,
+    })
 }
 
 /// The type of a typed column, as the coercion rules see it.
@@ -306,7 +345,12 @@ fn column_type(column: &str) -> Ty {
 
 /// A path in the original record (a text record's named fields stand in for JSON).
 pub(crate) fn raw_path(segs: &[String]) -> String {
-    let mut args = vec!["coalesce(\"fields\", \"raw\")".to_owned()];
+    json_path("coalesce(\"fields\", \"raw\")", segs)
+}
+
+/// A path into JSON text.
+fn json_path(json: &str, segs: &[String]) -> String {
+    let mut args = vec![json.to_owned()];
     for s in segs {
         if !s.is_empty() && s.len() < 10 && s.bytes().all(|b| b.is_ascii_digit()) {
             args.push(s.clone());
@@ -322,7 +366,7 @@ pub(crate) fn boolean(e: Sql) -> String {
     match e.ty {
         Ty::Bool => e.text,
         Ty::Num => format!("({} <> 0)", e.text),
-        Ty::Str | Ty::Time => format!("({} IS NOT NULL)", e.text),
+        Ty::Str | Ty::Time | Ty::Json => format!("({} IS NOT NULL)", e.text),
     }
 }
 
@@ -333,6 +377,7 @@ pub(crate) fn numeric(e: &Sql) -> String {
         Ty::Bool => format!("CAST({} AS BIGINT)", e.text),
         Ty::Time => format!("(CAST({} AS BIGINT) / 1000)", e.text),
         Ty::Str => format!("try_cast({} AS DOUBLE)", e.text),
+        Ty::Json => "CAST(NULL AS DOUBLE)".to_owned(),
     }
 }
 
@@ -372,6 +417,9 @@ pub(crate) fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
             numeric(&l)
         };
         return Sql::new(format!("({left} {sym} {})", numeric(&r)), Ty::Num);
+    }
+    if l.ty == Ty::Json || r.ty == Ty::Json {
+        return Sql::new("FALSE".into(), Ty::Bool);
     }
     // Comparisons coerce as Insights does: numbers compare as numbers when
     // the other side reads as one, times against times, the rest as text.

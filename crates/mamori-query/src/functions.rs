@@ -21,6 +21,10 @@ fn arity(name: &str, args: &[Expr], min: usize, max: usize) -> Result<(), QueryE
 }
 
 fn text(s: &Sql) -> String {
+    if s.ty == Ty::Json {
+        // Maps and lists are null to string functions.
+        return "CAST(NULL AS VARCHAR)".into();
+    }
     format!("CAST({} AS VARCHAR)", s.text)
 }
 
@@ -366,9 +370,21 @@ pub(crate) fn scalar(name: &str, args: &[Expr], env: &Env) -> Result<Sql, QueryE
                 text(&a[1])
             ))
         }
-        "jsonparse" | "jsonstringify" => Err(QueryError::invalid(format!(
-            "{name}() is a Logs Insights function Mamori does not run yet"
-        ))),
+        "jsonparse" => {
+            arity(name, args, 1, 1)?;
+            Ok(Sql::new(
+                format!("mamori_jsonparse({})", text(&a[0])),
+                Ty::Json,
+            ))
+        }
+        "jsonstringify" => {
+            arity(name, args, 1, 1)?;
+            st(if a[0].ty == Ty::Json {
+                a[0].text.clone()
+            } else {
+                "CAST(NULL AS VARCHAR)".into()
+            })
+        }
         _ => Err(QueryError::invalid(format!(
             "unknown function {name}(); see docs/query.md for the functions Mamori runs"
         ))),
@@ -557,6 +573,11 @@ fn aggregate(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
         .iter()
         .map(|x| compile_expr(x, env))
         .collect::<Result<_, _>>()?;
+    if a.iter().any(|x| x.ty == Ty::Json) {
+        return Err(QueryError::invalid(format!(
+            "{name}(): maps and lists (from jsonParse) are not allowed in stats; read a value with m.key"
+        )));
+    }
     let num = |t: String| Ok(Sql::new(t, Ty::Num));
     match name.as_str() {
         "count" => {

@@ -14,9 +14,10 @@ mod functions;
 mod lexer;
 pub mod output;
 pub mod parser;
+pub mod pattern;
 mod udf;
 
-pub use compile::{compile, CompileOptions};
+pub use compile::{compile, CompileOptions, Compiled};
 pub use engine::{Engine, EngineOptions, QueryResult};
 pub use error::QueryError;
 pub use parser::parse;

@@ -18,7 +18,7 @@ pub fn parse(text: &str) -> Result<Query, QueryError> {
 }
 
 const COMMANDS: &str =
-    "fields, display, filter, filterIndex, where, stats, sort, limit, parse, dedup";
+    "fields, display, filter, filterIndex, where, stats, sort, limit, parse, dedup, pattern, diff, anomaly, unmask";
 
 struct Parser<'a> {
     text: &'a str,
@@ -242,8 +242,32 @@ impl Parser<'_> {
                 }
                 Command::Dedup(fields)
             }
-            "unmask" | "pattern" | "diff" | "anomaly" | "unnest" | "lookup" | "join"
-            | "fillmissing" => {
+            "pattern" => {
+                if self.peek().is_none() || self.at_sym("|") {
+                    Command::Pattern(Expr::Field(vec!["@message".into()], 0..0))
+                } else {
+                    Command::Pattern(self.expr()?)
+                }
+            }
+            "diff" => {
+                let window = match self.peek().and_then(Tok::keyword).as_deref() {
+                    Some("previousday") => DiffWindow::PreviousDay,
+                    Some("previousweek") => DiffWindow::PreviousWeek,
+                    Some("previousmonth") => DiffWindow::PreviousMonth,
+                    _ if self.peek().is_none() || self.at_sym("|") => DiffWindow::Preceding,
+                    _ => {
+                        return self
+                            .err("previousDay, previousWeek, previousMonth or the next command")
+                    }
+                };
+                if window != DiffWindow::Preceding {
+                    self.pos += 1;
+                }
+                Command::Diff(window)
+            }
+            "anomaly" => Command::Anomaly,
+            "unmask" => Command::Unmask,
+            "unnest" | "lookup" | "join" | "fillmissing" => {
                 self.pos = cmd_pos;
                 return Err(QueryError::parse(
                     self.text,

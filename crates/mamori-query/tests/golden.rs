@@ -26,9 +26,10 @@ fn run(kind: &str, text: &str) -> Result<String, String> {
         text.to_owned()
     } else {
         let q = mamori_query::parse(text).map_err(|e| e.to_string())?;
-        mamori_query::compile(&q, &CompileOptions::default())
-            .map_err(|e| e.to_string())?
-            .sql
+        let compiled =
+            mamori_query::compile(&q, &CompileOptions::default()).map_err(|e| e.to_string())?;
+        engine().prepare(&compiled).map_err(|e| e.to_string())?;
+        compiled.sql
     };
     let r = engine().run(&sql).map_err(|e| e.to_string())?;
     let mut out = String::new();
