@@ -143,13 +143,20 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
                     }
                 }
             }
+            let read_raw = [&left, &right].iter().any(|x| x.text.starts_with(RAW_READ));
             let test = binary(left, *op, right);
             match (op, l.as_ref(), r.as_ref()) {
                 (BinOp::Eq, Expr::Field(segs, _), Expr::Str(v))
-                | (BinOp::Eq, Expr::Str(v), Expr::Field(segs, _)) => match implied(segs, v, env) {
-                    Some(pre) => Sql::new(format!("({} AND {pre})", test.text), Ty::Bool),
-                    None => test,
-                },
+                | (BinOp::Eq, Expr::Str(v), Expr::Field(segs, _)) => {
+                    let mut text = test.text;
+                    if let Some(pre) = implied(segs, v, env) {
+                        text = format!("({text} AND {pre})");
+                    }
+                    if let Some(pre) = read_raw.then(|| text_prefilter(v)).flatten() {
+                        text = format!("({pre} AND {text})");
+                    }
+                    Sql::new(text, Ty::Bool)
+                }
                 _ => test,
             }
         }
@@ -163,6 +170,12 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
                 return Ok(Sql::new("FALSE".into(), Ty::Bool));
             }
             let v = format!("CAST({} AS VARCHAR)", subject.text);
+            let raw_like = match pattern.as_ref() {
+                Expr::Str(p) if !*negated && subject.text.starts_with(RAW_READ) => {
+                    text_prefilter(p)
+                }
+                _ => None,
+            };
             let test = match pattern.as_ref() {
                 Expr::Regex(r) => {
                     regex::Regex::new(r)
@@ -172,10 +185,10 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
                 Expr::Str(s) => format!("(strpos({v}, {}) > 0)", quote(s)),
                 _ => return Err(QueryError::invalid("like takes a \"string\" or /regex/")),
             };
-            let text = if *negated {
-                format!("(NOT {test})")
-            } else {
-                test
+            let text = match (negated, raw_like) {
+                (true, _) => format!("(NOT {test})"),
+                (false, Some(pre)) => format!("({pre} AND {test})"),
+                (false, None) => test,
             };
             Sql::new(text, Ty::Bool)
         }
@@ -286,7 +299,7 @@ fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
         return Ok(Sql::new(ident(&column), ty));
     }
     let raw = raw_path(segs);
-    if let Some(typed) = cloudtrail_column(&name, &raw) {
+    if let Some(typed) = cloudtrail_column(&name) {
         let text = if env.only_cloudtrail {
             typed
         } else {
@@ -299,14 +312,14 @@ fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
 
 /// CloudTrail paths whose value a typed column holds exactly (the parser
 /// copies them verbatim), read from the column instead of the JSON: grouping
-/// by `eventName` then reads a dictionary column, not 10M records. `raw` is
-/// the JSON read, for the records where the column is not the path's copy.
-fn cloudtrail_column(path: &str, raw: &str) -> Option<String> {
+/// by `eventName` then reads a dictionary column, not 10M records.
+fn cloudtrail_column(path: &str) -> Option<String> {
     Some(match path {
-        // Insights events have no top-level eventName; the column holds insightDetails.eventName.
-        "eventName" => format!(
-            "CASE WHEN \"event_code\" = 'AwsCloudTrailInsight' THEN {raw} ELSE \"api_operation\" END"
-        ),
+        // Insights events have no top-level eventName (the column holds insightDetails.eventName).
+        "eventName" => {
+            "CASE WHEN \"event_code\" = 'AwsCloudTrailInsight' THEN NULL ELSE \"api_operation\" END"
+                .to_owned()
+        }
         "awsRegion" => "\"cloud_region\"".to_owned(),
         // The parser puts an address in src_ip and anything else in src_hostname.
         "sourceIPAddress" => "coalesce(\"src_ip\", \"src_hostname\")".to_owned(),
@@ -344,8 +357,32 @@ fn column_type(column: &str) -> Ty {
 }
 
 /// A path in the original record (a text record's named fields stand in for JSON).
+/// The record's JSON as fields read it: a text record's named fields, else the original.
+const RECORD: &str = "coalesce(\"fields\", \"raw\")";
+/// How a read of a path of the record starts.
+const RAW_READ: &str = "json_as_text(coalesce(\"fields\", \"raw\")";
+
 pub(crate) fn raw_path(segs: &[String]) -> String {
-    json_path("coalesce(\"fields\", \"raw\")", segs)
+    json_path(RECORD, segs)
+}
+
+/// A substring test on the record's text that any record whose path equals
+/// (or contains) `v` passes, so that JSON is parsed only for records that
+/// have the text: such a value appears verbatim unless the record escapes
+/// it, so values with characters JSON may escape are not tested, nor values
+/// of only number characters (a number's text may be written otherwise),
+/// and a record with a `\u` escape always passes.
+fn text_prefilter(v: &str) -> Option<String> {
+    let plain = v.len() >= 3
+        && v.bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'/'))
+        && v.bytes().any(|b| !b"0123456789.eE+-".contains(&b));
+    plain.then(|| {
+        format!(
+            "(strpos({RECORD}, {}) > 0 OR strpos({RECORD}, '\\u') > 0)",
+            quote(v)
+        )
+    })
 }
 
 /// A path into JSON text.

@@ -32,6 +32,7 @@ pub mod manifest;
 mod remote;
 pub mod schema;
 mod segment;
+mod uids;
 
 pub use ingest::{parse_input, Ingest, IngestReport, ParsedInput, ParsedRecord};
 pub use location::Location;
@@ -40,7 +41,6 @@ pub use segment::{read_segment, ROW_GROUP_ROWS};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
-use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 use mamori_event::{Event, Timestamp};
@@ -137,7 +137,7 @@ pub struct Store {
     live: BTreeMap<String, FileEntry>,
     progress: HashMap<String, InputProgress>,
     /// Hashes of the uids stored per (source, date), loaded when first needed.
-    uids: HashMap<(String, String), HashSet<u64>>,
+    uids: HashMap<(String, String), UidSet>,
     torn_tail: bool,
     chain_break: Option<manifest::ChainBreak>,
 }
@@ -150,11 +150,8 @@ pub const MERGE_FAN_IN: usize = 16;
 /// Events held in memory at once while compacting.
 const MERGE_BATCH_ROWS: usize = 16_384;
 
-pub(crate) fn uid_hash(uid: &str) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    uid.hash(&mut h);
-    h.finish()
-}
+pub(crate) use uids::uid_hash;
+use uids::UidSet;
 
 /// Takes the writer's lock of a local store. Object storage has no locks;
 /// there the manifest's conditional create refuses the second writer.
@@ -286,10 +283,10 @@ impl Store {
             .sum()
     }
 
-    fn known_uids(&mut self, source: &str, date: &str) -> Result<&mut HashSet<u64>, StoreError> {
+    fn known_uids(&mut self, source: &str, date: &str) -> Result<&mut UidSet, StoreError> {
         let key = (source.to_owned(), date.to_owned());
         if !self.uids.contains_key(&key) {
-            let mut set = HashSet::new();
+            let mut set = UidSet::default();
             for f in self
                 .live
                 .values()
@@ -332,12 +329,12 @@ impl Store {
     ) -> Result<(u64, u64), StoreError> {
         stored.clear();
         let mut parts: BTreeMap<(String, String), Vec<(&Event, &str)>> = BTreeMap::new();
-        let mut fresh: HashMap<(String, String), HashSet<u64>> = HashMap::new();
+        let mut fresh: HashMap<(String, String), HashSet<u128>> = HashMap::new();
         let mut dupes = 0;
         for (e, origin) in events {
             let key = (e.source.as_str().to_owned(), date_of(e.time));
             let h = uid_hash(&e.uid);
-            let known = self.known_uids(&key.0, &key.1)?.contains(&h);
+            let known = self.known_uids(&key.0, &key.1)?.contains(h);
             if known || !fresh.entry(key.clone()).or_default().insert(h) {
                 dupes += 1;
                 stored.push(false);

@@ -1,0 +1,75 @@
+//! The uids a partition holds, for dedup at ingest: 128-bit hashes (so that
+//! two different events colliding is out of reach even at billions of
+//! events), kept as a sorted array plus a small set of recent additions,
+//! about 16 bytes per event instead of a hash set's 20 to 40.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+
+/// Additions kept unsorted before they are merged into the sorted array.
+const DELTA: usize = 1 << 16;
+
+/// A 128-bit hash of an event uid: two 64-bit SipHashes under different prefixes.
+pub(crate) fn uid_hash(uid: &str) -> u128 {
+    let half = |salt: u8| {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        salt.hash(&mut h);
+        uid.hash(&mut h);
+        h.finish()
+    };
+    (u128::from(half(1)) << 64) | u128::from(half(2))
+}
+
+/// A set of uid hashes.
+#[derive(Debug, Default)]
+pub(crate) struct UidSet {
+    sorted: Vec<u128>,
+    recent: HashSet<u128>,
+}
+
+impl UidSet {
+    /// Whether the set holds `h`.
+    pub(crate) fn contains(&self, h: u128) -> bool {
+        self.recent.contains(&h) || self.sorted.binary_search(&h).is_ok()
+    }
+
+    /// Adds `h`; false if it was there.
+    pub(crate) fn insert(&mut self, h: u128) -> bool {
+        if self.sorted.binary_search(&h).is_ok() || !self.recent.insert(h) {
+            return false;
+        }
+        if self.recent.len() >= DELTA {
+            self.sorted.extend(self.recent.drain());
+            self.sorted.sort_unstable();
+            self.sorted.shrink_to_fit();
+        }
+        true
+    }
+
+    /// Adds every hash of `it`.
+    pub(crate) fn extend(&mut self, it: impl IntoIterator<Item = u128>) {
+        for h in it {
+            self.insert(h);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holds_what_was_added_across_merges() {
+        let mut s = UidSet::default();
+        let n = DELTA as u32 * 2 + 17;
+        for i in 0..n {
+            assert!(s.insert(uid_hash(&i.to_string())));
+        }
+        for i in 0..n {
+            assert!(s.contains(uid_hash(&i.to_string())));
+            assert!(!s.insert(uid_hash(&i.to_string())));
+        }
+        assert!(!s.contains(uid_hash("absent")));
+        assert_ne!(uid_hash("a"), uid_hash("b"));
+    }
+}
