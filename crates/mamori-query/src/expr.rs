@@ -143,7 +143,7 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
                     }
                 }
             }
-            let read_raw = [&left, &right].iter().any(|x| x.text.starts_with(RAW_READ));
+            let read_raw = [&left, &right].iter().any(|x| reads_record(&x.text));
             let test = binary(left, *op, right);
             match (op, l.as_ref(), r.as_ref()) {
                 (BinOp::Eq, Expr::Field(segs, _), Expr::Str(v))
@@ -152,7 +152,7 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
                     if let Some(pre) = implied(segs, v, env) {
                         text = format!("({text} AND {pre})");
                     }
-                    if let Some(pre) = read_raw.then(|| text_prefilter(v)).flatten() {
+                    if let Some(pre) = read_raw.then(|| text_prefilter(v, env)).flatten() {
                         text = format!("({pre} AND {text})");
                     }
                     Sql::new(text, Ty::Bool)
@@ -171,9 +171,7 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
             }
             let v = format!("CAST({} AS VARCHAR)", subject.text);
             let raw_like = match pattern.as_ref() {
-                Expr::Str(p) if !*negated && subject.text.starts_with(RAW_READ) => {
-                    text_prefilter(p)
-                }
+                Expr::Str(p) if !*negated && reads_record(&subject.text) => text_prefilter(p, env),
                 _ => None,
             };
             let test = match pattern.as_ref() {
@@ -298,7 +296,7 @@ fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
         let ty = column_type(&column);
         return Ok(Sql::new(ident(&column), ty));
     }
-    let raw = raw_path(segs);
+    let raw = record_path(segs, env);
     if let Some(typed) = cloudtrail_column(&name) {
         let text = if env.only_cloudtrail {
             typed
@@ -357,13 +355,27 @@ fn column_type(column: &str) -> Ty {
 }
 
 /// A path in the original record (a text record's named fields stand in for JSON).
-/// The record's JSON as fields read it: a text record's named fields, else the original.
+/// The record's JSON as fields read it: a text record's named fields, else
+/// the original (when the store holds only CloudTrail, the original: no copy).
 const RECORD: &str = "coalesce(\"fields\", \"raw\")";
-/// How a read of a path of the record starts.
-const RAW_READ: &str = "json_as_text(coalesce(\"fields\", \"raw\")";
+const RECORD_CLOUDTRAIL: &str = "\"raw\"";
 
-pub(crate) fn raw_path(segs: &[String]) -> String {
-    json_path(RECORD, segs)
+/// Whether compiled SQL is a read of a path of the record (not of a jsonParse map).
+fn reads_record(sql: &str) -> bool {
+    [RECORD, RECORD_CLOUDTRAIL]
+        .iter()
+        .any(|r| sql.starts_with(&format!("json_as_text({r}")))
+}
+
+fn record_path(segs: &[String], env: &Env) -> String {
+    json_path(
+        if env.only_cloudtrail {
+            RECORD_CLOUDTRAIL
+        } else {
+            RECORD
+        },
+        segs,
+    )
 }
 
 /// A substring test on the record's text that any record whose path equals
@@ -372,14 +384,20 @@ pub(crate) fn raw_path(segs: &[String]) -> String {
 /// it, so values with characters JSON may escape are not tested, nor values
 /// of only number characters (a number's text may be written otherwise),
 /// and a record with a `\u` escape always passes.
-fn text_prefilter(v: &str) -> Option<String> {
+fn text_prefilter(v: &str, env: &Env) -> Option<String> {
     let plain = v.len() >= 3
         && v.bytes()
             .all(|b| (0x20..0x7f).contains(&b) && !matches!(b, b'"' | b'\\' | b'/'))
         && v.bytes().any(|b| !b"0123456789.eE+-".contains(&b));
+    // A text record's fields are JSON Mamori wrote: those records are always parsed.
+    let text_record = if env.only_cloudtrail {
+        ""
+    } else {
+        "\"fields\" IS NOT NULL OR "
+    };
     plain.then(|| {
         format!(
-            "(strpos({RECORD}, {}) > 0 OR strpos({RECORD}, '\\u') > 0)",
+            "({text_record}contains(\"raw\", {}) OR contains(\"raw\", '\\u'))",
             quote(v)
         )
     })
