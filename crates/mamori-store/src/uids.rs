@@ -39,9 +39,24 @@ impl UidSet {
             return false;
         }
         if self.recent.len() >= DELTA {
-            self.sorted.extend(self.recent.drain());
-            self.sorted.sort_unstable();
-            self.sorted.shrink_to_fit();
+            // A merge into an array of the exact size: no doubling of the largest allocation.
+            let mut recent: Vec<u128> = self.recent.drain().collect();
+            recent.sort_unstable();
+            let mut merged = Vec::with_capacity(self.sorted.len() + recent.len());
+            let (mut a, mut b) = (self.sorted.iter().peekable(), recent.iter().peekable());
+            while let (Some(&&x), Some(&&y)) = (a.peek(), b.peek()) {
+                if x < y {
+                    merged.push(x);
+                    a.next();
+                } else {
+                    merged.push(y);
+                    b.next();
+                }
+            }
+            merged.extend(a);
+            merged.extend(b);
+            self.sorted = merged;
+            self.recent.shrink_to(DELTA);
         }
         true
     }
