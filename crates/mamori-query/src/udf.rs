@@ -392,6 +392,14 @@ pub fn udfs() -> Vec<ScalarUDF> {
     out
 }
 
+/// `jsonParse`: a JSON object or array, as compact JSON text; anything else is empty.
+fn json_parse(s: &str) -> Option<String> {
+    match serde_json::from_str::<serde_json::Value>(s) {
+        Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => Some(v.to_string()),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{hex_number, in_subnet, ipv4_number, is_private, is_reserved};
@@ -434,13 +442,5 @@ mod tests {
         assert_eq!(in_subnet("2001:db8::1", "2001:db8::/32"), Some(true));
         assert_eq!(in_subnet("2001:db8::1", "10.0.0.0/8"), Some(false));
         assert_eq!(in_subnet("nope", "10.0.0.0/8"), None);
-    }
-}
-
-/// `jsonParse`: a JSON object or array, as compact JSON text; anything else is empty.
-fn json_parse(s: &str) -> Option<String> {
-    match serde_json::from_str::<serde_json::Value>(s) {
-        Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => Some(v.to_string()),
-        _ => None,
     }
 }
