@@ -206,6 +206,8 @@ pub struct Miner {
     /// Messages in the earlier window.
     pub total_previous: u64,
     window: Option<(i64, i64)>,
+    /// Messages in the first half of the window: the baseline a new pattern is new against.
+    first_half: u64,
 }
 
 fn leaf_key(tokens: &[&str], types: &[Option<TokenType>], i: usize) -> String {
@@ -292,7 +294,11 @@ impl Miner {
         if let Some((s, e)) = self.window {
             if e > s && (s..e).contains(&time) {
                 let b = ((time - s) as f64 / (e - s) as f64 * BINS as f64) as usize;
-                t.bins[b.min(BINS - 1)] += 1;
+                let b = b.min(BINS - 1);
+                t.bins[b] += 1;
+                if b < BINS / 2 {
+                    self.first_half += 1;
+                }
             }
         }
         self.total += 1;
@@ -318,12 +324,7 @@ impl Miner {
         if let Some((s, e)) = self.window {
             let half = s + (e - s) / 2;
             // A pattern is new against a baseline: the first half of the window must have some events.
-            let baseline: u64 = self
-                .templates
-                .iter()
-                .map(|x| x.bins[..BINS / 2].iter().sum::<u64>())
-                .sum();
-            if t.first >= half && baseline >= 10 {
+            if t.first >= half && self.first_half >= 10 {
                 out.push((
                     "new-pattern",
                     format!(

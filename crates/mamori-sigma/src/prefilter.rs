@@ -78,12 +78,8 @@ pub(crate) fn best(sets: impl Iterator<Item = Vec<String>>) -> Option<Vec<String
 /// Whether an event's text allows the search: ASCII (so that no Unicode case
 /// folding can turn other characters into a needle's) and no `\u` escape.
 pub(crate) fn eligible(e: &Event) -> bool {
-    let plain = |t: &str| t.is_ascii() && memchr_u_escape(t.as_bytes()).is_none();
+    let plain = |t: &str| t.is_ascii() && !t.contains("\\u");
     plain(&e.raw) && e.fields.as_deref().is_none_or(plain)
-}
-
-fn memchr_u_escape(b: &[u8]) -> Option<usize> {
-    b.windows(2).position(|w| w == b"\\u")
 }
 
 /// The search for one source's unindexed rules.

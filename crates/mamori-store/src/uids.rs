@@ -1,7 +1,8 @@
 //! The uids a partition holds, for dedup at ingest: 128-bit hashes (so that
 //! two different events colliding is out of reach even at billions of
 //! events), kept as a sorted array plus a small set of recent additions,
-//! about 16 bytes per event instead of a hash set's 20 to 40.
+//! 16 bytes per event (a hash set of the same 128-bit values takes 18 to 36;
+//! the 64-bit set this replaced took less, at the price of collisions).
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
