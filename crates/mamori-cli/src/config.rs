@@ -19,6 +19,19 @@ pub struct Config {
     /// `[detect]`.
     #[serde(default)]
     pub detect: DetectConfig,
+    /// `[findings]`.
+    #[serde(default)]
+    pub findings: FindingsConfig,
+}
+
+/// `[findings]`: where findings are kept and how they are deduplicated.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindingsConfig {
+    /// A SQLite file or a `postgres://` URL (default: `findings.db` in the data directory).
+    pub db: Option<String>,
+    /// Detections of one rule and group this close update one finding: `24h` by default.
+    pub dedup_window: Option<String>,
 }
 
 /// `[detect]`: the rules `ingest` and `hunt` run.

@@ -67,6 +67,21 @@ pub struct HuntArgs {
     /// table, json (one detection per line) or csv.
     #[arg(long, value_enum, default_value = "table")]
     output: Output,
+    /// Record the detections as findings (deduplicated with those already there).
+    #[arg(long)]
+    record: bool,
+    /// Findings database for `--record` (default: the config's `[findings] db`, else `findings.db` in the data directory).
+    #[arg(long, env = "MAMORI_DB")]
+    db: Option<String>,
+}
+
+impl HuntArgs {
+    fn findings_db(&self) -> crate::findings_cmd::DbArgs {
+        crate::findings_cmd::DbArgs {
+            db: self.db.clone(),
+            data: self.data.data.clone(),
+        }
+    }
 }
 
 /// Placeholder values: the config's `[detect.placeholders]`, then the file.
@@ -207,6 +222,11 @@ pub fn hunt(args: HuntArgs, config: &Config) -> Result<ExitCode> {
     detector.flush(&mut found);
     found.sort_by(|a, b| (a.last_time, &a.rule_id).cmp(&(b.last_time, &b.rule_id)));
     print_detections(&found, args.output)?;
+    if args.record {
+        let mut st = crate::findings_cmd::open(&args.findings_db(), config)?;
+        let sum = crate::findings_cmd::record(&mut st, &found)?;
+        eprintln!("findings ({}): {sum}", st.target());
+    }
     eprintln!(
         "{} events of {} sources hunted with {} rules and {} correlations: {} detections",
         scanned,

@@ -4,6 +4,7 @@
 
 mod config;
 mod detect_cmd;
+mod findings_cmd;
 mod inspect;
 mod query_cmd;
 mod samples;
@@ -48,6 +49,9 @@ enum Command {
     /// Check and test detection rules.
     #[command(subcommand)]
     Rules(detect_cmd::RulesCmd),
+    /// Work the findings: list, show, assign, resolve, suppress, note, export.
+    #[command(subcommand)]
+    Findings(findings_cmd::FindingsCmd),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +65,7 @@ fn main() -> ExitCode {
         Command::Get(args) => query_cmd::get(args, &config),
         Command::Hunt(args) => detect_cmd::hunt(args, &config),
         Command::Rules(cmd) => detect_cmd::rules(cmd, &config),
+        Command::Findings(cmd) => findings_cmd::findings(cmd, &config),
     });
     match result {
         Ok(code) => code,

@@ -25,9 +25,11 @@
 //! documented in `docs/normalized-event.md`, which a test keeps in step with
 //! the serialized form of [`Event`].
 
+mod entity;
 mod ocsf;
 mod time;
 
+pub use entity::{Entity, EntityKind};
 pub use ocsf::{activity, class, severity, status};
 pub use time::{Timestamp, MONTHS};
 

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use mamori_event::{Event, Timestamp};
+use mamori_event::{Entity, EntityKind, Event, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::correlation::{CorrelationKind, CorrelationRule};
@@ -41,6 +41,10 @@ pub struct Detection {
     pub first_time: Timestamp,
     /// Time of the last matching event.
     pub last_time: Timestamp,
+    /// Who and what it is about: the event's entities for a rule, the group
+    /// key's recognisable values for a correlation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entities: Vec<Entity>,
 }
 
 impl Detection {
@@ -57,6 +61,7 @@ impl Detection {
             count: 0,
             first_time: Timestamp(0),
             last_time: Timestamp(0),
+            entities: Vec::new(),
         }
     }
 }
@@ -200,6 +205,7 @@ impl Detector {
                     d.count = 1;
                     d.first_time = e.time;
                     d.last_time = e.time;
+                    d.entities = e.entities();
                     self.stats.detections += 1;
                     out.push(d);
                 }
@@ -349,6 +355,12 @@ impl Detector {
             return None;
         }
         let mut d = Detection::from_meta(&corr.meta, corr.kind.as_str());
+        d.entities = group
+            .iter()
+            .filter_map(|(f, v)| EntityKind::guess(f, v).map(|k| Entity::new(k, v.clone())))
+            .collect();
+        d.entities.sort();
+        d.entities.dedup();
         d.group = group;
         d.count = win.iter().map(|e| e.count).sum();
         d.first_time = Timestamp(win.iter().map(|e| e.first).min().unwrap_or(p.time));

@@ -1,11 +1,16 @@
-//! Test support shared by Mamori's crates: a real S3-compatible server
-//! (moto's server mode, from PyPI) started on a loopback port, and a
+//! Test support shared by Mamori's crates: a real PostgreSQL server
+//! ([`PgServer`]) and a real S3-compatible server (moto's server mode, from
+//! PyPI), each started on a loopback port, and a
 //! [`Bucket`] handle that reads and writes its objects behind the code
 //! under test (to plant, tamper with or delete files).
 //!
 //! The server runs as a child process that exits when the test process
 //! does, even when it is killed: it watches its standard input, which
 //! closes with the parent.
+
+mod postgres;
+
+pub use postgres::PgServer;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -11,6 +11,8 @@ pub fn mamori_with_stdin(args: &[&str], dir: &Path, stdin: Option<&[u8]>) -> Out
         .args(args)
         .current_dir(dir)
         .env_remove("MAMORI_DATA")
+        .env_remove("MAMORI_DB")
+        .env_remove("MAMORI_USER")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
