@@ -22,6 +22,9 @@ pub struct Config {
     /// `[findings]`.
     #[serde(default)]
     pub findings: FindingsConfig,
+    /// `[[notify]]`: the channels findings are delivered to.
+    #[serde(default)]
+    pub notify: Vec<mamori_notify::ChannelConfig>,
 }
 
 /// `[findings]`: where findings are kept and how they are deduplicated.
@@ -32,6 +35,8 @@ pub struct FindingsConfig {
     pub db: Option<String>,
     /// Detections of one rule and group this close update one finding: `24h` by default.
     pub dedup_window: Option<String>,
+    /// A link to a finding in notifications, `{id}` replaced (e.g. `https://mamori.example/findings/{id}`).
+    pub link: Option<String>,
 }
 
 /// `[detect]`: the rules `ingest` and `hunt` run.

@@ -226,6 +226,7 @@ pub fn hunt(args: HuntArgs, config: &Config) -> Result<ExitCode> {
         let mut st = crate::findings_cmd::open(&args.findings_db(), config)?;
         let sum = crate::findings_cmd::record(&mut st, &found)?;
         eprintln!("findings ({}): {sum}", st.target());
+        crate::findings_cmd::notify(&mut st, config)?;
     }
     eprintln!(
         "{} events of {} sources hunted with {} rules and {} correlations: {} detections",

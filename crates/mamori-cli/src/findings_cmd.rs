@@ -8,11 +8,13 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use mamori_event::{Entity, EntityKind, Timestamp};
 use mamori_findings::{
-    to_asff, to_ocsf, Filter, Finding, FindingStore, Recorded, Severity, Status,
+    to_asff, to_ocsf, DeliveryState, Filter, FindingStore, Recorded, Severity, Status,
 };
+use mamori_notify::{Notifier, NotifyOptions};
 use mamori_sigma::Detection;
 
 use crate::config::Config;
+use crate::findings_view::{print_channels, print_list, show};
 use crate::inspect::now;
 use crate::query_cmd::{Output, TimeArgs};
 
@@ -209,6 +211,21 @@ pub enum FindingsCmd {
     /// Standing decisions that some detections need no action.
     #[command(subcommand)]
     Suppression(SuppressionCmd),
+    /// Deliver what is due to the `[[notify]]` channels now (ingest and every change do this too).
+    Notify {
+        #[command(flatten)]
+        db: DbArgs,
+        /// First put dead deliveries (given up) back in the queue.
+        #[arg(long)]
+        retry_dead: bool,
+    },
+    /// Each channel's deliveries: sent, failing (with the error), dead.
+    Channels {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Only this channel, one line per delivery.
+        channel: Option<String>,
+    },
 }
 
 /// `mamori findings suppression …`.
@@ -311,155 +328,6 @@ pub fn record(st: &mut FindingStore, ds: &[Detection]) -> Result<RecordSummary> 
     Ok(sum)
 }
 
-fn entities(f: &Finding) -> String {
-    f.entities
-        .iter()
-        .map(Entity::to_string)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-/// A time to the second, for tables.
-fn short_time(t: Timestamp) -> String {
-    let s = t.to_string();
-    match s.split_once('.') {
-        Some((secs, _)) => format!("{secs}Z"),
-        None => s,
-    }
-}
-
-fn print_list(fs: &[Finding], output: Output) -> Result<()> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-    match output {
-        Output::Json => {
-            for f in fs {
-                serde_json::to_writer(&mut out, f)?;
-                out.write_all(b"\n")?;
-            }
-        }
-        Output::Csv => {
-            let mut w = csv::Writer::from_writer(&mut out);
-            w.write_record([
-                "id",
-                "status",
-                "severity",
-                "rule_id",
-                "title",
-                "count",
-                "first_seen",
-                "last_seen",
-                "assignee",
-                "entities",
-            ])?;
-            for f in fs {
-                w.write_record([
-                    f.id.as_str(),
-                    f.status.as_str(),
-                    f.severity.as_str(),
-                    &f.rule_id,
-                    &f.title,
-                    &f.count.to_string(),
-                    &f.first_seen.to_string(),
-                    &f.last_seen.to_string(),
-                    f.assignee.as_deref().unwrap_or(""),
-                    &entities(f),
-                ])?;
-            }
-            w.flush()?;
-        }
-        Output::Table => {
-            writeln!(
-                out,
-                "{:<17}  {:<10}  {:<13}  {:>6}  {:<20}  TITLE / ENTITIES",
-                "ID", "STATUS", "SEVERITY", "COUNT", "LAST SEEN"
-            )?;
-            for f in fs {
-                writeln!(
-                    out,
-                    "{:<17}  {:<10}  {:<13}  {:>6}  {:<20}  {}\n{:>74}{}",
-                    f.id,
-                    f.status.as_str(),
-                    f.severity.as_str(),
-                    f.count,
-                    short_time(f.last_seen),
-                    f.title,
-                    "",
-                    entities(f)
-                )?;
-            }
-        }
-    }
-    out.flush()?;
-    Ok(())
-}
-
-fn show(st: &mut FindingStore, id: &str, output: Output) -> Result<()> {
-    let f = st.get(id)?;
-    let history = st.history(id)?;
-    let mut out = std::io::stdout().lock();
-    if matches!(output, Output::Json | Output::Csv) {
-        let mut v = serde_json::to_value(&f)?;
-        v["history"] = serde_json::to_value(&history)?;
-        serde_json::to_writer(&mut out, &v)?;
-        writeln!(out)?;
-        return Ok(());
-    }
-    writeln!(
-        out,
-        "{}  {}  [{}]  {}",
-        f.id,
-        f.status.as_str(),
-        f.severity.as_str(),
-        f.title
-    )?;
-    writeln!(out, "rule:      {} ({}, {})", f.rule_id, f.kind, f.source)?;
-    writeln!(
-        out,
-        "seen:      {} … {}  ({} events)",
-        f.first_seen, f.last_seen, f.count
-    )?;
-    writeln!(out, "assignee:  {}", f.assignee.as_deref().unwrap_or("-"))?;
-    writeln!(out, "tags:      {}", f.tags.join(" "))?;
-    writeln!(out, "entities:")?;
-    for e in &f.entities {
-        writeln!(out, "  {:<11} {}", e.kind.as_str(), e.value)?;
-    }
-    if !f.enrichment.is_empty() {
-        writeln!(
-            out,
-            "enrichment: {}",
-            serde_json::to_string_pretty(&f.enrichment)?
-        )?;
-    }
-    writeln!(
-        out,
-        "events ({} shown; `mamori query 'filter uid = \"…\"'` finds one):",
-        f.event_uids.len()
-    )?;
-    for u in f.event_uids.iter().take(20) {
-        writeln!(out, "  {u}")?;
-    }
-    writeln!(out, "history:")?;
-    for h in &history {
-        let change = match (&h.from_status, &h.to_status) {
-            (Some(a), Some(b)) => format!("{a} → {b}"),
-            (None, Some(b)) => b.clone(),
-            _ => String::new(),
-        };
-        writeln!(
-            out,
-            "  {:>3}  {}  {:<10}  {:<9}  {:<22}  {}",
-            h.seq,
-            h.at,
-            h.actor,
-            h.action,
-            change,
-            h.detail.as_deref().unwrap_or("")
-        )?;
-    }
-    Ok(())
-}
-
 fn parse_entity(s: &str) -> Result<Entity> {
     let (k, v) = s
         .split_once('=')
@@ -484,9 +352,47 @@ fn parse_expiry(s: &str, now: Timestamp) -> Result<Timestamp> {
 }
 
 fn change(db: &DbArgs, config: &Config, id: &str, to: Status, c: &ChangeArgs) -> Result<ExitCode> {
-    let f = open(db, config)?.set_status(id, to, &c.actor(), c.note.as_deref(), now())?;
+    let mut st = open(db, config)?;
+    let f = st.set_status(id, to, &c.actor(), c.note.as_deref(), now())?;
     println!("{} {}", f.id, f.status.as_str());
+    // The change is recorded; a channel failing to hear of it is reported, not an error.
+    notify(&mut st, config)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Delivers what is due to the configured channels, reporting each on
+/// stderr; `true` when every channel is healthy.
+pub fn notify(st: &mut FindingStore, config: &Config) -> Result<bool> {
+    if config.notify.is_empty() {
+        return Ok(true);
+    }
+    let opts = NotifyOptions {
+        link: config.findings.link.clone(),
+        ..NotifyOptions::default()
+    };
+    let notifier = Notifier::new(&config.notify, opts)?;
+    let reports = notifier.run(st, now())?;
+    // Healthy means nothing left failing, in this run or backing off from an earlier one.
+    let backlog = st.deliveries(None)?;
+    let mut healthy = true;
+    for r in reports {
+        let (retrying, dead) =
+            backlog
+                .iter()
+                .filter(|d| d.channel == r.channel)
+                .fold((0, 0), |(a, b), d| match d.state {
+                    DeliveryState::Retrying => (a + 1, b),
+                    DeliveryState::Dead => (a, b + 1),
+                    _ => (a, b),
+                });
+        healthy &= retrying == 0 && dead == 0 && r.stopped.is_none();
+        if retrying + dead > 0 {
+            eprintln!("notify {r} ({retrying} waiting to retry, {dead} dead in all)");
+        } else {
+            eprintln!("notify {r}");
+        }
+    }
+    Ok(healthy)
 }
 
 /// Runs `mamori findings …`.
@@ -604,6 +510,22 @@ pub fn findings(cmd: FindingsCmd, config: &Config) -> Result<ExitCode> {
                     s.reason
                 );
             }
+        }
+        FindingsCmd::Notify { db, retry_dead } => {
+            if config.notify.is_empty() {
+                bail!("no channels: add [[notify]] sections to mamori.toml (see docs/findings.md)");
+            }
+            let mut st = open(&db, config)?;
+            if retry_dead {
+                eprintln!("{} dead deliveries queued again", st.retry_dead(None)?);
+            }
+            if !notify(&mut st, config)? {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        FindingsCmd::Channels { db, channel } => {
+            let ds = open(&db, config)?.deliveries(channel.as_deref())?;
+            print_channels(&ds, channel.is_some());
         }
         FindingsCmd::Suppression(SuppressionCmd::Expire { db, id }) => {
             open(&db, config)?.expire_suppression(&id, now())?;

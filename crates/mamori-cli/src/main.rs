@@ -5,6 +5,7 @@
 mod config;
 mod detect_cmd;
 mod findings_cmd;
+mod findings_view;
 mod inspect;
 mod query_cmd;
 mod samples;

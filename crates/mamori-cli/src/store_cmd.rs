@@ -389,6 +389,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
                  `mamori findings import <data>/detections/detections.jsonl` retries)"
             })?;
             println!("findings ({}): {sum}", st.target());
+            crate::findings_cmd::notify(&mut st, config)?;
         } else if !det.found.is_empty() {
             println!(
                 "findings: not recorded (a store on object storage needs --db or [findings] db)"

@@ -330,3 +330,60 @@ fn ok_err(out: &Output) -> Vec<u8> {
     ok(out);
     out.stderr.clone()
 }
+
+#[test]
+fn ingest_delivers_findings_to_channels_and_a_failing_channel_is_visible() {
+    use mamori_testkit::{HttpReceiver, Reply};
+    let hook = HttpReceiver::start(|r, _| {
+        if r.header("x-mamori-signature-256")
+            .is_some_and(|s| s.starts_with("sha256="))
+        {
+            Reply::Status(204, String::new())
+        } else {
+            Reply::Status(401, "unsigned".into())
+        }
+    });
+    let down = HttpReceiver::start(|_, _| Reply::Status(503, "maintenance".into()));
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("mamori.toml"),
+        format!(
+            "[findings]\nlink = \"https://mamori.example/f/{{id}}\"\n\n\
+             [[notify]]\nname = \"soar\"\ntype = \"webhook\"\nurl = \"{}/in\"\nsecret = \"s3cret\"\n\n\
+             [[notify]]\nname = \"pager\"\ntype = \"pagerduty\"\nrouting_key = \"R0ut1ngK3yR0ut1ngK3yR0ut1ngK3y00\"\nurl = \"{}/v2/enqueue\"\nmin_severity = \"high\"\n",
+            hook.url(),
+            down.url()
+        ),
+    )
+    .expect("config");
+    let out = mamori(&["ingest", &samples(), "--data", "d"], dir);
+    ok(&out);
+    let err = text(&out.stderr);
+    assert!(err.contains("notify soar: "), "{err}");
+    assert!(err.contains("notify pager: 0 sent"), "{err}");
+    assert!(err.contains("HTTP 503: maintenance"), "{err}");
+    let all = list(&["--data", "d"], &[], dir);
+    let opened: Vec<_> = hook.requests().iter().map(|r| r.json()).collect();
+    assert_eq!(opened.len(), all.len(), "one delivery per finding");
+    assert!(opened.iter().all(|o| o["event"] == "finding.opened"));
+    assert!(all.iter().all(|f| f["status"] == "NOTIFIED"), "{all:?}");
+
+    let channels = ok(&mamori(&["findings", "channels", "--data", "d"], dir));
+    assert!(
+        channels.contains("pager") && channels.contains("HTTP 503"),
+        "{channels}"
+    );
+    let failing = mamori(&["findings", "notify", "--data", "d"], dir);
+    assert_eq!(failing.status.code(), Some(1), "{}", text(&failing.stderr));
+
+    let id = all[0]["id"].as_str().expect("id");
+    let out = mamori(
+        &["findings", "resolve", id, "--note", "done", "--data", "d"],
+        dir,
+    );
+    ok(&out);
+    let last = hook.requests().last().expect("request").json();
+    assert_eq!(last["event"], "finding.closed");
+    assert_eq!(last["finding"]["id"], id);
+}

@@ -15,12 +15,14 @@
 //! PostgreSQL (`postgres://…`) for shared deployments.
 
 mod db;
+mod delivery;
 mod export;
 mod model;
 mod record;
 mod schema;
 mod store;
 
+pub use delivery::{Delivery, DeliveryState, Phase};
 pub use export::{to_asff, to_ocsf};
 pub use model::{Finding, HistoryEntry, Severity, Status, Suppression};
 pub use record::product_detection;

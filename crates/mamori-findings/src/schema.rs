@@ -45,6 +45,19 @@ CREATE TABLE IF NOT EXISTS finding_history (
     detail TEXT,
     PRIMARY KEY (finding_id, seq)
 );
+CREATE TABLE IF NOT EXISTS deliveries (
+    channel TEXT NOT NULL,
+    finding_id TEXT NOT NULL REFERENCES findings (id),
+    state TEXT NOT NULL,
+    sent_phase TEXT,
+    sent_count BIGINT NOT NULL,
+    external_ref TEXT,
+    attempts BIGINT NOT NULL,
+    next_attempt BIGINT NOT NULL,
+    last_error TEXT,
+    updated BIGINT NOT NULL,
+    PRIMARY KEY (channel, finding_id)
+);
 CREATE TABLE IF NOT EXISTS suppressions (
     id TEXT PRIMARY KEY,
     rule_id TEXT,

@@ -5,7 +5,7 @@ use mamori_event::{Entity, EntityKind, Event, Timestamp};
 use mamori_sigma::Detection;
 use serde_json::json;
 
-use crate::db::{Db, Row, Val};
+use crate::db::{Db, Val};
 use crate::model::{Finding, HistoryEntry, Severity, Status, Suppression};
 use crate::record::{append_history, hex_id, product_detection, record};
 use crate::schema::{COLUMNS, SCHEMA_COMMON, SCHEMA_POSTGRES, SCHEMA_SQLITE};
@@ -64,7 +64,7 @@ pub struct Filter {
 
 /// Findings in SQLite or PostgreSQL.
 pub struct FindingStore {
-    db: Db,
+    pub(crate) db: Db,
     window_us: i64,
     suppressions: Option<Vec<Suppression>>,
 }
@@ -74,7 +74,7 @@ fn status_of(v: &Val) -> Result<Status, FindingsError> {
         .ok_or_else(|| FindingsError::Invalid(format!("unknown status {v:?} in the database")))
 }
 
-pub(crate) fn finding_from_row(r: &Row) -> Result<Finding, FindingsError> {
+pub(crate) fn finding_from_row(r: &[Val]) -> Result<Finding, FindingsError> {
     let body: serde_json::Value = serde_json::from_str(r[14].text().unwrap_or("{}"))
         .map_err(|e| FindingsError::Invalid(format!("finding {}: body: {e}", r[0].string())))?;
     let field = |k: &str| body.get(k).cloned().unwrap_or(serde_json::Value::Null);
@@ -267,7 +267,7 @@ impl FindingStore {
         self.db
             .query(&sql, &params)?
             .iter()
-            .map(finding_from_row)
+            .map(|r| finding_from_row(r))
             .collect()
     }
 

@@ -8,8 +8,10 @@
 //! does, even when it is killed: it watches its standard input, which
 //! closes with the parent.
 
+mod http;
 mod postgres;
 
+pub use http::{HttpReceiver, Received, Reply};
 pub use postgres::PgServer;
 
 use std::io::{Read, Write};
