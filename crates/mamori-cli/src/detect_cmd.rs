@@ -319,6 +319,8 @@ pub struct IngestDetector {
     pub detector: Detector,
     /// Detections so far.
     pub found: Vec<Detection>,
+    /// GuardDuty and Security Hub findings read, as detections (findings, not rule matches).
+    pub products: Vec<Detection>,
     rules: Arc<RuleSet>,
     state_path: Option<PathBuf>,
     out_dir: Option<PathBuf>,
@@ -357,6 +359,7 @@ impl IngestDetector {
         Ok(IngestDetector {
             detector,
             found: Vec::new(),
+            products: Vec::new(),
             rules,
             state_path,
             out_dir: local.then(|| data.join("detections")),
@@ -368,7 +371,10 @@ impl IngestDetector {
         (self.rules.rules.len(), self.rules.correlations.len())
     }
 
-    /// Saves the state and appends the detections (JSON lines) to `detections/detections.jsonl`.
+    /// Saves the state and appends the detections (JSON lines) to
+    /// `detections/detections.jsonl`, and the product findings to
+    /// `detections/product-findings.jsonl`, so that recording them as
+    /// findings can be retried (`findings import`).
     pub fn finish(&mut self) -> Result<Option<PathBuf>> {
         if let Some(p) = &self.state_path {
             let dir = p.parent().unwrap_or(Path::new("."));
@@ -384,19 +390,27 @@ impl IngestDetector {
         };
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let path = dir.join("detections.jsonl");
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .with_context(|| format!("cannot open {}", path.display()))?;
-        for d in &self.found {
-            let mut line = serde_json::to_vec(d)?;
-            line.push(b'\n');
-            f.write_all(&line)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+        append_lines(&path, &self.found)?;
+        if !self.products.is_empty() {
+            append_lines(&dir.join("product-findings.jsonl"), &self.products)?;
         }
-        f.sync_all()
-            .with_context(|| format!("cannot sync {}", path.display()))?;
         Ok(Some(path))
     }
+}
+
+/// Appends detections as JSON lines and syncs the file.
+fn append_lines(path: &Path, ds: &[Detection]) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    for d in ds {
+        let mut line = serde_json::to_vec(d)?;
+        line.push(b'\n');
+        f.write_all(&line)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    f.sync_all()
+        .with_context(|| format!("cannot sync {}", path.display()))
 }

@@ -271,7 +271,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         // GuardDuty and Security Hub findings are findings already.
         ing.observe(Box::new(|e| {
             det.detector.process(e, &mut det.found);
-            det.found.extend(mamori_findings::product_detection(e));
+            det.products.extend(mamori_findings::product_detection(e));
         }));
     }
     let mut todo = Vec::new();
@@ -384,13 +384,15 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         };
         if crate::findings_cmd::db_target(&db, config).is_some() {
             let mut st = crate::findings_cmd::open(&db, config)?;
-            let sum = crate::findings_cmd::record(&mut st, &det.found).with_context(|| {
-                "recording findings (the events and detections are stored; \
-                 `mamori findings import <data>/detections/detections.jsonl` retries)"
+            let mut all = std::mem::take(&mut det.products);
+            all.extend(det.found.iter().cloned());
+            let sum = crate::findings_cmd::record(&mut st, &all).with_context(|| {
+                "recording findings (the events and detections are stored; `mamori findings import` \
+                 of <data>/detections/detections.jsonl and product-findings.jsonl retries)"
             })?;
             println!("findings ({}): {sum}", st.target());
             crate::findings_cmd::notify(&mut st, config)?;
-        } else if !det.found.is_empty() {
+        } else if !det.found.is_empty() || !det.products.is_empty() {
             println!(
                 "findings: not recorded (a store on object storage needs --db or [findings] db)"
             );
