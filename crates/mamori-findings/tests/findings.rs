@@ -579,3 +579,37 @@ fn a_database_that_is_not_there_is_named_without_its_password() {
         .expect("unwritable");
     assert!(err.to_string().contains("/proc/no/such/dir"), "{err}");
 }
+
+#[test]
+fn a_database_that_goes_away_mid_run_is_an_error_not_a_crash_and_loses_nothing_recorded() {
+    let server = PgServer::start();
+    let url = server.fresh_database();
+    let mut st = FindingStore::open(&url).expect("open");
+    let first = st
+        .record(&det("r1", "alice", 1_780_000_000_000_000, &["e1"]), NOW)
+        .expect("recorded while up");
+    drop(server);
+    let err = st
+        .record(&det("r1", "bob", 1_780_000_000_000_000, &["e2"]), NOW)
+        .err()
+        .expect("the server is gone");
+    assert!(
+        matches!(err, FindingsError::Db { .. }) && err.to_string().contains("postgres://"),
+        "{err}"
+    );
+    assert!(st.list(&Filter::default()).is_err());
+    // The SQLite file survives a closed handle: what was committed is there when reopened.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("findings.db");
+    let path = path.to_str().expect("utf-8 path");
+    let id = {
+        let mut st = FindingStore::open(path).expect("open");
+        st.record(&det("r1", "alice", 1_780_000_000_000_000, &["e1"]), NOW)
+            .expect("record")
+            .id()
+            .to_owned()
+    };
+    assert_eq!(id, first.id(), "ids are stable across databases");
+    let mut again = FindingStore::open(path).expect("reopen");
+    assert_eq!(again.get(&id).expect("kept").count, 1);
+}
