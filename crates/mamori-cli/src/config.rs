@@ -25,6 +25,24 @@ pub struct Config {
     /// `[[notify]]`: the channels findings are delivered to.
     #[serde(default)]
     pub notify: Vec<mamori_notify::ChannelConfig>,
+    /// `[enrich]`: GeoIP databases, threat lists, related events.
+    #[serde(default)]
+    pub enrich: EnrichConfig,
+}
+
+/// `[enrich]`: the context added to events and findings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrichConfig {
+    /// MaxMind-format databases (GeoLite2/GeoIP2 City or Country, ASN), looked up together.
+    #[serde(default)]
+    pub geoip: Vec<PathBuf>,
+    /// `[[enrich.intel]]`: threat-intelligence lists.
+    #[serde(default)]
+    pub intel: Vec<mamori_enrich::ListSpec>,
+    /// How far before and after a new finding its principal's and address's
+    /// activity is summarized: `24h` by default; `0s` turns it off.
+    pub related_window: Option<String>,
 }
 
 /// `[findings]`: where findings are kept and how they are deduplicated.

@@ -12,6 +12,7 @@ use clap::{Args, Subcommand};
 use mamori_sigma::{Detection, Detector, DetectorState, LoadOptions, RuleSet};
 
 use crate::config::Config;
+use crate::enrich_cmd::Enricher;
 use crate::query_cmd::{Output, TimeArgs};
 use crate::store_cmd::{open_ro, DataArgs};
 
@@ -84,8 +85,9 @@ impl HuntArgs {
     }
 }
 
-/// Placeholder values: the config's `[detect.placeholders]`, then the file.
-fn load_options(file: Option<&Path>, config: &Config) -> Result<LoadOptions> {
+/// Placeholder values: the config's `[detect.placeholders]`, then the file;
+/// and the threat lists, for `%name%` values that name one.
+fn load_options(file: Option<&Path>, config: &Config, enricher: &Enricher) -> Result<LoadOptions> {
     let mut placeholders: HashMap<String, Vec<String>> = config.detect.placeholders.clone();
     if let Some(f) = file.or(config.detect.placeholders_file.as_deref()) {
         let text =
@@ -96,13 +98,14 @@ fn load_options(file: Option<&Path>, config: &Config) -> Result<LoadOptions> {
     }
     Ok(LoadOptions {
         placeholders,
+        lists: enricher.rule_lists(),
         ..LoadOptions::default()
     })
 }
 
 /// The rule set `ingest` and `hunt` run: the built-in pack, then `--rules` and the config's.
-pub fn load_rules(args: &RuleArgs, config: &Config) -> Result<Arc<RuleSet>> {
-    let opts = load_options(args.placeholders.as_deref(), config)?;
+pub fn load_rules(args: &RuleArgs, config: &Config, enricher: &Enricher) -> Result<Arc<RuleSet>> {
+    let opts = load_options(args.placeholders.as_deref(), config, enricher)?;
     let mut texts: Vec<(PathBuf, String)> = Vec::new();
     if !args.no_builtin_rules {
         texts.extend(
@@ -140,7 +143,7 @@ pub fn rules(cmd: RulesCmd, config: &Config) -> Result<ExitCode> {
             placeholders,
             warnings,
         } => {
-            let opts = load_options(placeholders.as_deref(), config)?;
+            let opts = load_options(placeholders.as_deref(), config, &Enricher::load(config)?)?;
             let set = RuleSet::load(&paths, &opts);
             let r = &set.report;
             for e in &r.errors {
@@ -171,7 +174,7 @@ pub fn rules(cmd: RulesCmd, config: &Config) -> Result<ExitCode> {
             paths,
             placeholders,
         } => {
-            let opts = load_options(placeholders.as_deref(), config)?;
+            let opts = load_options(placeholders.as_deref(), config, &Enricher::load(config)?)?;
             let (set, results) = mamori_sigma::ruletest::run(&paths, &opts);
             for e in &set.report.errors {
                 println!("error: {e}");
@@ -201,7 +204,8 @@ pub fn rules(cmd: RulesCmd, config: &Config) -> Result<ExitCode> {
 
 /// `mamori hunt`: every rule over the stored events.
 pub fn hunt(args: HuntArgs, config: &Config) -> Result<ExitCode> {
-    let rules = load_rules(&args.rules, config)?;
+    let enricher = Enricher::load(config)?;
+    let rules = load_rules(&args.rules, config, &enricher)?;
     let (start, end) = args.time.range()?;
     let (_, store) = open_ro(&args.data, config)?;
     let sources: Vec<&str> = rules.sources().iter().map(|k| k.as_str()).collect();
@@ -216,16 +220,25 @@ pub fn hunt(args: HuntArgs, config: &Config) -> Result<ExitCode> {
             &sources,
             start.map(mamori_event::Timestamp),
             end.map(mamori_event::Timestamp),
-            &mut |e, _| detector.process(&e, &mut found),
+            &mut |mut e, _| {
+                // Events stored before GeoIP was configured get their country now.
+                enricher.fill(&mut e);
+                detector.process(&e, &mut found)
+            },
         )
         .context("reading the store")?;
     detector.flush(&mut found);
+    enricher.report();
     found.sort_by(|a, b| (a.last_time, &a.rule_id).cmp(&(b.last_time, &b.rule_id)));
     print_detections(&found, args.output)?;
     if args.record {
         let mut st = crate::findings_cmd::open(&args.findings_db(), config)?;
         let sum = crate::findings_cmd::record(&mut st, &found)?;
         eprintln!("findings ({}): {sum}", st.target());
+        let n = enricher.enrich_findings(&mut st, &sum.touched, Some(&store))?;
+        if n > 0 {
+            eprintln!("findings enriched: {n}");
+        }
         crate::findings_cmd::notify(&mut st, config)?;
     }
     eprintln!(
@@ -333,8 +346,9 @@ impl IngestDetector {
         config: &Config,
         data: &Path,
         local: bool,
+        enricher: &Enricher,
     ) -> Result<IngestDetector> {
-        let rules = load_rules(args, config)?;
+        let rules = load_rules(args, config, enricher)?;
         let lateness = match &config.detect.lateness {
             Some(l) => Duration::from_millis(
                 mamori_sigma::parse_timespan(l)

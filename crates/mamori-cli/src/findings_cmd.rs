@@ -300,6 +300,8 @@ pub struct RecordSummary {
     updated: usize,
     suppressed: usize,
     replayed: usize,
+    /// Findings created (`true`) or updated, once each, to enrich.
+    pub touched: Vec<(String, bool)>,
 }
 
 impl std::fmt::Display for RecordSummary {
@@ -315,11 +317,21 @@ impl std::fmt::Display for RecordSummary {
 /// Records detections, in transactions of a few thousand.
 pub fn record(st: &mut FindingStore, ds: &[Detection]) -> Result<RecordSummary> {
     let mut sum = RecordSummary::default();
+    let mut seen = std::collections::HashSet::new();
     for chunk in ds.chunks(5000) {
         for r in st.record_all(chunk, now())? {
-            match r {
-                Recorded::Created(_) => sum.created += 1,
-                Recorded::Updated(_) => sum.updated += 1,
+            match &r {
+                Recorded::Created(id) => {
+                    sum.created += 1;
+                    seen.insert(id.clone());
+                    sum.touched.push((id.clone(), true));
+                }
+                Recorded::Updated(id) => {
+                    sum.updated += 1;
+                    if seen.insert(id.clone()) {
+                        sum.touched.push((id.clone(), false));
+                    }
+                }
                 Recorded::Suppressed(_) => sum.suppressed += 1,
                 Recorded::Replayed(_) => sum.replayed += 1,
             }
@@ -465,6 +477,9 @@ pub fn findings(cmd: FindingsCmd, config: &Config) -> Result<ExitCode> {
             let mut st = open(&db, config)?;
             let sum = record(&mut st, &ds)?;
             println!("findings ({}): {sum}", st.target());
+            // No store at hand: GeoIP and threat lists only.
+            let enricher = crate::enrich_cmd::Enricher::load(config)?;
+            enricher.enrich_findings(&mut st, &sum.touched, None)?;
         }
         FindingsCmd::Suppression(SuppressionCmd::Add {
             db,

@@ -121,6 +121,13 @@ pub fn show(st: &mut FindingStore, id: &str, output: Output) -> Result<()> {
     for e in &f.entities {
         writeln!(out, "  {:<11} {}", e.kind.as_str(), e.value)?;
     }
+    let context = mamori_findings::context_lines(&f.enrichment);
+    if !context.is_empty() {
+        writeln!(out, "context:")?;
+        for line in context {
+            writeln!(out, "  {line}")?;
+        }
+    }
     if !f.enrichment.is_empty() {
         writeln!(
             out,

@@ -4,6 +4,7 @@
 
 mod config;
 mod detect_cmd;
+mod enrich_cmd;
 mod findings_cmd;
 mod findings_view;
 mod inspect;

@@ -254,6 +254,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         ProgressStyle::with_template("{bar:30} {bytes}/{total_bytes} {bytes_per_sec} {msg}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let enricher = crate::enrich_cmd::Enricher::load(config)?;
     let mut detect = if args.no_detect {
         None
     } else {
@@ -263,6 +264,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
             config,
             &data,
             local,
+            &enricher,
         )?)
     };
     let mut ing = Ingest::new(&mut store, opts.clone(), args.batch_events);
@@ -295,6 +297,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
      -> Result<()> {
         match parsed {
             Ok(p) => {
+                enricher.refresh();
                 bar.set_message(name.to_owned());
                 ing.add_parsed(p).with_context(|| format!("ingesting {name}; what was committed before is safe, run the same command again to resume"))?;
             }
@@ -307,9 +310,18 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         Ok(())
     };
     let read = |input: &Input| {
-        input.read().map(|b| ParsedInput {
-            version: input.version.clone(),
-            ..parse_input(&input.name, &b, &opts)
+        input.read().map(|b| {
+            let mut p = ParsedInput {
+                version: input.version.clone(),
+                ..parse_input(&input.name, &b, &opts)
+            };
+            // Stored with the country, so queries and rules see it on every source.
+            for r in &mut p.records {
+                if let mamori_store::ParsedRecord::Event(e) = r {
+                    enricher.fill(e);
+                }
+            }
+            p
         })
     };
     if threads == 1 {
@@ -362,6 +374,7 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
         store.event_count(),
         data.display()
     );
+    enricher.report();
     if let Some(det) = detect.as_mut() {
         // A batch run reports every detection it can: matches held back for
         // ordering are handed to the correlations now; open windows are kept.
@@ -391,6 +404,10 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
                  of <data>/detections/detections.jsonl and product-findings.jsonl retries)"
             })?;
             println!("findings ({}): {sum}", st.target());
+            let n = enricher.enrich_findings(&mut st, &sum.touched, Some(&store))?;
+            if n > 0 {
+                println!("findings enriched: {n}");
+            }
             crate::findings_cmd::notify(&mut st, config)?;
         } else if !det.found.is_empty() || !det.products.is_empty() {
             println!(

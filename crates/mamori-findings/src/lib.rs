@@ -14,6 +14,7 @@
 //! The same code runs on an embedded SQLite file (the default) and on
 //! PostgreSQL (`postgres://…`) for shared deployments.
 
+mod context;
 mod db;
 mod delivery;
 mod export;
@@ -22,6 +23,7 @@ mod record;
 mod schema;
 mod store;
 
+pub use context::context_lines;
 pub use delivery::{Delivery, DeliveryState, Phase};
 pub use export::{to_asff, to_ocsf};
 pub use model::{Finding, HistoryEntry, Severity, Status, Suppression};

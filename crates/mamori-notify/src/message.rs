@@ -150,6 +150,15 @@ fn slack(f: &Finding, action: Action, link_url: Option<&str>) -> Value {
     blocks.push(
         json!({"type": "context", "elements": [{"type": "mrkdwn", "text": cut(&context, 3000)}]}),
     );
+    let context = mamori_findings::context_lines(&f.enrichment);
+    if !context.is_empty() {
+        let text: Vec<String> = context
+            .iter()
+            .take(6)
+            .map(|l| format!("• {}", mrkdwn(l)))
+            .collect();
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": cut(&text.join("\n"), 3000)}}));
+    }
     let open = match link_url {
         Some(u) => format!("<{u}|Open finding {}>", f.id),
         None => format!("`mamori findings show {}`", f.id),
@@ -266,6 +275,13 @@ fn github_body(f: &Finding, link_url: Option<&str>) -> String {
     );
     if !f.tags.is_empty() {
         s.push_str(&format!("\nTags: {}\n", f.tags.join(", ")));
+    }
+    let context = mamori_findings::context_lines(&f.enrichment);
+    if !context.is_empty() {
+        s.push_str("\n**Context**\n\n");
+        for line in context {
+            s.push_str(&format!("- {line}\n"));
+        }
     }
     if !f.enrichment.is_empty() {
         s.push_str(&format!(

@@ -376,6 +376,12 @@ fn each_channel_follows_a_finding_from_new_to_resolved_in_its_api_shape() {
         let low = st
             .record(&det("odd-call", "low", "bob", &["e2"]), NOW)
             .expect("record");
+        // Enrichment recorded before delivery reaches the ticket and the message as sentences.
+        let related = json!([{"subject": "user=alice", "events": 7, "failed": 2, "first_seen": "a", "last_seen": "b",
+            "operations": [{"value": "ConsoleLogin", "count": 3}], "sources": [{"value": "cloudtrail", "count": 7}],
+            "countries": [{"value": "GB", "count": 7}]}]);
+        st.enrich(high.id(), "related", related, NOW)
+            .expect("enrich");
         let reports = notifier.run(&mut st, NOW).expect("run");
         assert_eq!(
             sent(&reports),
@@ -412,6 +418,9 @@ fn each_channel_follows_a_finding_from_new_to_resolved_in_its_api_shape() {
             slack_msg["blocks"][0]["text"]["text"], "[HIGH] root-login <by> alice & co",
             "{db}"
         );
+        let around =
+            "Around it, user=alice: 7 events (2 failed), a … b; operations: ConsoleLogin ×3";
+        assert!(slack_msg.to_string().contains(around), "{db}: {slack_msg}");
         let fields = slack_msg["blocks"][1]["fields"].to_string();
         assert!(
             fields.contains("&lt;by&gt;")
@@ -446,6 +455,11 @@ fn each_channel_follows_a_finding_from_new_to_resolved_in_its_api_shape() {
                 .expect("labels")
                 .contains(&json!("severity:high")),
             "{db}"
+        );
+        let body = issue["body"].as_str().unwrap_or("");
+        assert!(
+            body.contains(&format!("**Context**\n\n- {around}")),
+            "{db}: {body}"
         );
         assert!(
             hook.requests()

@@ -15,6 +15,7 @@ mod lexer;
 pub mod output;
 pub mod parser;
 pub mod pattern;
+pub mod related;
 mod udf;
 
 pub use compile::{compile, CompileOptions, Compiled};

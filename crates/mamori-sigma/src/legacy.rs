@@ -131,7 +131,7 @@ pub(crate) fn translate(
     let mut docs = Vec::new();
     let mut names = Vec::new();
     for (i, cond) in plan.bases.iter().enumerate() {
-        let detection = CompiledDetection::compile(det, cond, &["timeframe"], &opts.placeholders)?;
+        let detection = CompiledDetection::compile(det, cond, &["timeframe"], opts)?;
         let name = format!("{stem}#{}", i + 1);
         names.push(name.clone());
         docs.push(Doc::Detection(DetectionRule {

@@ -35,7 +35,7 @@ mod view;
 pub use condition::Cond;
 pub use correlation::{parse_timespan, CorrelationKind, CorrelationRule, Threshold};
 pub use detector::{count_by_rule, run_all, Detection, Detector, DetectorState, DetectorStats};
-pub use load::{rule_files, DetectionRule, LoadOptions, LoadReport, RuleIssue};
+pub use load::{rule_files, DetectionRule, LoadOptions, LoadReport, RuleIssue, ValueList};
 pub use rule::{CompiledDetection, LogSource, RuleMeta};
 pub use ruleset::{sources_for, RuleSet};
 pub use value::{Cmp, TimePart, MODIFIERS};

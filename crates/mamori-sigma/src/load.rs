@@ -17,10 +17,21 @@ pub struct LoadOptions {
     /// Values for `%placeholder%`s (`expand`), by name.
     #[serde(default)]
     pub placeholders: HashMap<String, Vec<String>>,
+    /// Value lists by name: `field|expand: '%name%'` matches a value the
+    /// list contains (threat-intelligence lists of IPs, networks, domains).
+    #[serde(skip)]
+    pub lists: HashMap<String, std::sync::Arc<dyn ValueList>>,
     /// Try every unindexed rule on every event, without the substring
     /// prefilter (for tests that compare the two, and for measuring it).
     #[serde(skip)]
     pub no_prefilter: bool,
+}
+
+/// A named list of values rules can test membership of, looked up rather
+/// than expanded (it may hold a million entries, or networks).
+pub trait ValueList: Send + Sync + std::fmt::Debug {
+    /// Whether the list holds `value` (for an IP list, a network holding it).
+    fn contains(&self, value: &str) -> bool;
 }
 
 /// A rule that did not load, needs values, or deserves a warning.
@@ -431,7 +442,7 @@ fn read_doc(
             None => Vec::new(),
         };
         let cond = condition_text(f).map_err(|e| compile_err(e, &title))?;
-        let detection = CompiledDetection::compile(f, &cond, &["rules"], &opts.placeholders)
+        let detection = CompiledDetection::compile(f, &cond, &["rules"], opts)
             .map_err(|e| compile_err(e, &title))?;
         return Ok(vec![Doc::Filter(Box::new(FilterRule {
             meta,
@@ -466,7 +477,7 @@ fn read_doc(
         });
         return Ok(docs);
     }
-    let detection = CompiledDetection::compile(det, &cond, &["timeframe"], &opts.placeholders)
+    let detection = CompiledDetection::compile(det, &cond, &["timeframe"], opts)
         .map_err(|e| compile_err(e, &title))?;
     Ok(vec![Doc::Detection(DetectionRule {
         meta,

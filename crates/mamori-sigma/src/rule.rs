@@ -1,6 +1,5 @@
 //! CompiledDetection rules: search identifiers compiled into matchers, and their condition.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde::Serialize;
@@ -110,11 +109,7 @@ pub(crate) fn scalar(v: &Yaml) -> Option<Result<String, String>> {
     }
 }
 
-fn compile_item(
-    key: &str,
-    value: &Yaml,
-    placeholders: &HashMap<String, Vec<String>>,
-) -> Result<Item, CompileError> {
+fn compile_item(key: &str, value: &Yaml, opts: &crate::LoadOptions) -> Result<Item, CompileError> {
     let mut parts = key.split('|');
     let field = parts.next().unwrap_or("").trim().to_owned();
     let mods: Vec<&str> = parts.collect();
@@ -162,7 +157,7 @@ fn compile_item(
         match scalar(v) {
             None => values.push(ValueMatcher::Null),
             Some(Err(e)) => return Err(invalid(format!("'{key}': {e}"), Some(key))),
-            Some(Ok(s)) => match compile_value(&s, &m, placeholders) {
+            Some(Ok(s)) => match compile_value(&s, &m, opts) {
                 Ok(Ok(vm)) => values.push(vm),
                 Ok(Err(MissingPlaceholder(p))) => return Err(CompileError::NeedsValue(p)),
                 Err(e) => return Err(invalid(format!("'{key}': {e}"), Some(key))),
@@ -180,7 +175,7 @@ fn compile_item(
 fn compile_selection(
     name: &str,
     v: &Yaml,
-    placeholders: &HashMap<String, Vec<String>>,
+    opts: &crate::LoadOptions,
 ) -> Result<Selection, CompileError> {
     let map_items = |m: &serde_yaml::Mapping| -> Result<Vec<Item>, CompileError> {
         m.iter()
@@ -188,7 +183,7 @@ fn compile_selection(
                 let key = scalar(k).and_then(Result::ok).ok_or_else(|| {
                     invalid(format!("'{name}' has a key that is not text"), Some(name))
                 })?;
-                compile_item(&key, v, placeholders)
+                compile_item(&key, v, opts)
             })
             .collect()
     };
@@ -208,11 +203,11 @@ fn compile_selection(
                 .all(|x| !matches!(x, Yaml::Mapping(_) | Yaml::Sequence(_))) =>
         {
             Ok(Selection {
-                branches: vec![vec![compile_item("", v, placeholders)?]],
+                branches: vec![vec![compile_item("", v, opts)?]],
             })
         }
         Yaml::String(_) | Yaml::Number(_) => Ok(Selection {
-            branches: vec![vec![compile_item("", v, placeholders)?]],
+            branches: vec![vec![compile_item("", v, opts)?]],
         }),
         _ => Err(invalid(
             format!("'{name}' must be a map, a list of maps or a list of keywords"),
@@ -250,7 +245,7 @@ impl CompiledDetection {
         det: &serde_yaml::Mapping,
         condition_text: &str,
         skip: &[&str],
-        placeholders: &HashMap<String, Vec<String>>,
+        opts: &crate::LoadOptions,
     ) -> Result<CompiledDetection, CompileError> {
         let mut names = Vec::new();
         let mut selections = Vec::new();
@@ -261,7 +256,7 @@ impl CompiledDetection {
             if name == "condition" || skip.contains(&name) {
                 continue;
             }
-            selections.push(compile_selection(name, v, placeholders)?);
+            selections.push(compile_selection(name, v, opts)?);
             names.push(name.to_owned());
         }
         let condition = condition::parse(condition_text, &names)

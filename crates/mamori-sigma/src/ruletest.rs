@@ -11,6 +11,10 @@
 //!   - name: from a file
 //!     file: ../corpus/stop.json   # relative to this file
 //!     match: true
+//!   - name: a rule on GeoIP countries
+//!     countries: {81.2.69.142: GB}  # what GeoIP would say of these addresses
+//!     events: […]
+//!     expect: 1
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -67,6 +71,10 @@ struct TestCase {
     expect: Option<u64>,
     #[serde(rename = "match", default)]
     must_match: Option<bool>,
+    /// Source countries by address, as ingest's GeoIP would fill them in
+    /// where the log gives none (rules on `src_country` for any source).
+    #[serde(default)]
+    countries: std::collections::HashMap<String, String>,
 }
 
 /// The result of one test case.
@@ -189,6 +197,16 @@ fn run_case(rules: &Arc<RuleSet>, ids: &[String], tests: &Path, case: &TestCase)
                     format!("cannot read {}: {e}", path.display()),
                 )
             }
+        }
+    }
+    for e in &mut events {
+        if e.src.country.is_none() {
+            e.src.country = e
+                .src
+                .ip
+                .as_ref()
+                .and_then(|ip| case.countries.get(ip))
+                .cloned();
         }
     }
     if !rejects.is_empty() {

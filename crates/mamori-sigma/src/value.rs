@@ -286,6 +286,8 @@ pub(crate) enum ValueMatcher {
     Str(Vec<StrMatcher>),
     Regex(Regex),
     Cidr(ipnet::IpNet),
+    /// `expand` of a `%name%` bound to a value list: looked up, not expanded.
+    List(std::sync::Arc<dyn crate::ValueList>),
     Number(Cmp, f64),
     /// A part of a date, compared with a number.
     Time(TimePart, Cmp, f64),
@@ -320,6 +322,7 @@ impl ValueMatcher {
                 .trim()
                 .parse::<std::net::IpAddr>()
                 .is_ok_and(|ip| net.contains(&ip)),
+            ValueMatcher::List(list) => list.contains(v.trim()),
             ValueMatcher::Number(cmp, n) => parse_number(v).is_some_and(|x| cmp.holds(x, *n)),
             ValueMatcher::Time(part, cmp, n) => {
                 time_part(v, *part).is_some_and(|x| cmp.holds(x as f64, *n))
@@ -463,12 +466,41 @@ impl Modifiers {
 #[derive(Debug)]
 pub(crate) struct MissingPlaceholder(pub String);
 
+/// The list a value names when it is exactly `%name%` under `expand` and
+/// `name` is a value list (threat intelligence): such lists are too long to
+/// expand into alternatives, and IP lists hold networks.
+fn list_placeholder(
+    raw: &str,
+    m: &Modifiers,
+    opts: &crate::LoadOptions,
+) -> Result<Option<std::sync::Arc<dyn crate::ValueList>>, String> {
+    let name = match raw.strip_prefix('%').and_then(|r| r.strip_suffix('%')) {
+        Some(n) if !n.is_empty() && !n.contains('%') => n,
+        _ => return Ok(None),
+    };
+    let Some(list) = opts.lists.get(name) else {
+        return Ok(None);
+    };
+    if !m.steps.iter().any(|s| s == "expand") {
+        return Ok(None);
+    }
+    if m.steps.len() > 1 || m.re.is_some() || m.cidr || m.cmp.is_some() || m.fieldref {
+        return Err(format!(
+            "%{name}% is a value list: it takes `expand` and no other modifier"
+        ));
+    }
+    Ok(Some(list.clone()))
+}
+
 /// Compiles one YAML scalar (already a string) under the item's modifiers.
 pub(crate) fn compile_value(
     raw: &str,
     m: &Modifiers,
-    placeholders: &HashMap<String, Vec<String>>,
+    opts: &crate::LoadOptions,
 ) -> Result<Result<ValueMatcher, MissingPlaceholder>, String> {
+    if let Some(list) = list_placeholder(raw, m, opts)? {
+        return Ok(Ok(ValueMatcher::List(list)));
+    }
     if let Some(flags) = &m.re {
         let mut pre = String::new();
         if !flags.is_empty() {
@@ -518,7 +550,7 @@ pub(crate) fn compile_value(
     for step in &m.steps {
         let mut next = Vec::new();
         for v in alts {
-            match apply_step(step, v, placeholders)? {
+            match apply_step(step, v, &opts.placeholders)? {
                 Ok(vs) => next.extend(vs),
                 Err(missing) => return Ok(Err(missing)),
             }
@@ -749,7 +781,11 @@ mod tests {
             "Admins".to_owned(),
             vec!["root".to_owned(), "adm*".to_owned()],
         )]);
-        compile_value(v, &Modifiers::parse(mods).expect("mods"), &ph)
+        let opts = crate::LoadOptions {
+            placeholders: ph,
+            ..crate::LoadOptions::default()
+        };
+        compile_value(v, &Modifiers::parse(mods).expect("mods"), &opts)
             .expect("compiles")
             .expect("no placeholder missing")
     }
@@ -804,5 +840,33 @@ mod tests {
         assert!(hit(&m(&["expand"], "%Admins%"), "ROOT"));
         assert!(Modifiers::parse(&["bogus"]).is_err());
         assert!(Modifiers::parse(&["i"]).is_err());
+    }
+
+    #[derive(Debug)]
+    struct Evens;
+    impl crate::ValueList for Evens {
+        fn contains(&self, v: &str) -> bool {
+            v.parse::<u32>().is_ok_and(|n| n % 2 == 0)
+        }
+    }
+
+    #[test]
+    fn value_lists_are_looked_up_not_expanded() {
+        let mut opts = crate::LoadOptions::default();
+        opts.lists
+            .insert("evens".into(), std::sync::Arc::new(Evens) as _);
+        let mods = Modifiers::parse(&["expand"]).expect("mods");
+        let vm = compile_value("%evens%", &mods, &opts)
+            .expect("compiles")
+            .expect("bound");
+        assert!(hit(&vm, "42") && hit(&vm, " 8 "));
+        assert!(!hit(&vm, "7"));
+        // Only the whole value names a list; other modifiers are refused, not ignored.
+        let contains = Modifiers::parse(&["contains", "expand"]).expect("mods");
+        assert!(compile_value("%evens%", &contains, &opts).is_err());
+        assert!(matches!(
+            compile_value("x%evens%", &mods, &opts),
+            Ok(Err(MissingPlaceholder(_)))
+        ));
     }
 }

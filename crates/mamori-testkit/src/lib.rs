@@ -1,5 +1,5 @@
 //! Test support shared by Mamori's crates: a real PostgreSQL server
-//! ([`PgServer`]) and a real S3-compatible server (moto's server mode, from
+//! ([`PgServer`]), small GeoIP databases ([`geoip`]), and a real S3-compatible server (moto's server mode, from
 //! PyPI), each started on a loopback port, and a
 //! [`Bucket`] handle that reads and writes its objects behind the code
 //! under test (to plant, tamper with or delete files).
@@ -8,6 +8,7 @@
 //! does, even when it is killed: it watches its standard input, which
 //! closes with the parent.
 
+pub mod geoip;
 mod http;
 mod postgres;
 
