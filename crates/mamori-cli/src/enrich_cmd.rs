@@ -23,6 +23,11 @@ use crate::config::Config;
 /// Users and addresses of one finding whose activity is summarized.
 const SUBJECTS_PER_KIND: usize = 3;
 
+/// New findings per run whose related activity is summarized (the most
+/// severe first): each costs a few queries, and a first ingest of months
+/// of logs can open thousands.
+const RELATED_PER_RUN: usize = 100;
+
 /// Junk lines of a threat list printed (all are counted).
 const JUNK_SHOWN: usize = 10;
 
@@ -275,8 +280,18 @@ impl Enricher {
             }
             None => None,
         };
+        let mut by_severity: Vec<usize> = (0..findings.len()).filter(|&i| findings[i].1).collect();
+        by_severity.sort_by_key(|&i| std::cmp::Reverse(findings[i].0.severity));
+        if by_severity.len() > RELATED_PER_RUN {
+            eprintln!(
+                "mamori: related activity summarized for the {RELATED_PER_RUN} most severe of {} new findings",
+                by_severity.len()
+            );
+        }
+        by_severity.truncate(RELATED_PER_RUN);
         let mut enriched = 0;
-        for (f, new) in &findings {
+        for (i, (f, _)) in findings.iter().enumerate() {
+            let new = by_severity.contains(&i);
             let mut add: Vec<(&str, Value)> = Vec::new();
             let mut ips: Vec<&str> = f
                 .entities
@@ -284,7 +299,8 @@ impl Enricher {
                 .filter(|e| e.kind == EntityKind::Ip)
                 .map(|e| e.value.as_str())
                 .collect();
-            let travel = match &engine {
+            // One located event is no journey: no query for it.
+            let travel = match engine.as_ref().filter(|_| f.count > 1) {
                 Some(eng) => self.travel_of(eng, f).unwrap_or_else(|e| {
                     eprintln!("mamori: finding {}: travel: {e}", f.id);
                     None
@@ -314,7 +330,7 @@ impl Enricher {
             if let Some(t) = travel {
                 add.push(("travel", t));
             }
-            if let (Some(eng), true) = (&engine, *new && self.related_window_us > 0) {
+            if let (Some(eng), true) = (&engine, new && self.related_window_us > 0) {
                 match self.related_of(eng, f) {
                     Ok(r) if !r.is_empty() => add.push(("related", Value::Array(r))),
                     Ok(_) => {}

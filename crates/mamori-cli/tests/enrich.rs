@@ -5,22 +5,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
-use common::{mamori, text};
+use common::{mamori, ok, text};
 use mamori_testkit::{HttpReceiver, Reply};
 use serde_json::Value;
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 fn record(id: &str, time: &str, ip: &str, event: &str, extra: &str) -> String {
     format!(

@@ -6,19 +6,8 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{mamori, samples, text};
+use common::{mamori, ok, samples, text};
 use serde_json::Value;
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\n{}{}",
-        out.status.code(),
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
-}
 
 fn json_lines(s: &str) -> Vec<Value> {
     s.lines()

@@ -34,6 +34,18 @@ pub fn mamori(args: &[&str], dir: &Path) -> Output {
     mamori_with_stdin(args, dir, None)
 }
 
+/// The stdout of a run that must succeed; its output in the failure otherwise.
+pub fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\n{}{}",
+        out.status.code(),
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
 /// Output bytes as text.
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
