@@ -201,6 +201,16 @@ pub enum FindingsCmd {
         #[arg(long, default_value = "us-east-1")]
         region: String,
     },
+    /// Enrich findings again (after adding GeoIP or threat lists, say): GeoIP,
+    /// threat-list hits, travel and related activity from the store.
+    Enrich {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Finding ids (default: every finding the filter selects).
+        ids: Vec<String>,
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
     /// Record detections from a JSON-lines file (`hunt --output json`, `detections.jsonl`).
     Import {
         #[command(flatten)]
@@ -471,6 +481,28 @@ pub fn findings(cmd: FindingsCmd, config: &Config) -> Result<ExitCode> {
                 out.write_all(b"\n")?;
             }
             out.flush()?;
+        }
+        FindingsCmd::Enrich { db, ids, filter } => {
+            let mut st = open(&db, config)?;
+            let ids = if ids.is_empty() {
+                st.list(&filter.filter()?)?
+                    .into_iter()
+                    .map(|f| f.id)
+                    .collect()
+            } else {
+                ids
+            };
+            let data = crate::store_cmd::DataArgs {
+                data: db.data.clone(),
+            };
+            // Without a store (another machine's findings database), GeoIP and threat lists only.
+            let store = crate::store_cmd::open_ro(&data, config)
+                .ok()
+                .map(|(_, s)| s);
+            let enricher = crate::enrich_cmd::Enricher::load(config)?;
+            let touched: Vec<(String, bool)> = ids.into_iter().map(|id| (id, true)).collect();
+            let n = enricher.enrich_findings(&mut st, &touched, store.as_ref())?;
+            println!("findings enriched: {n} of {}", touched.len());
         }
         FindingsCmd::Import { db, file } => {
             let ds = read_detections(&file)?;

@@ -228,15 +228,21 @@ fn findings_arrive_with_geoip_threat_intel_travel_and_related_activity() {
 }
 
 #[test]
-fn a_corrupt_geoip_database_is_named_and_ingest_goes_on() {
+fn a_corrupt_geoip_database_is_named_ingest_goes_on_and_findings_are_enriched_later() {
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
     std::fs::write(dir.join("broken.mmdb"), b"\xab\xcd\xefMaxMind.comgarbage").expect("mmdb");
-    std::fs::write(
-        dir.join("mamori.toml"),
-        "[enrich]\ngeoip = [\"broken.mmdb\"]\n\n[[enrich.intel]]\nname = \"gone\"\npath = \"missing.txt\"\n",
-    )
-    .expect("config");
+    std::fs::write(dir.join("bad.txt"), "175.16.199.0/24\n").expect("list");
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rules");
+    let config = |geoip: &str| {
+        format!(
+            "[detect]\nrules = [\"{}\"]\n\n[enrich]\ngeoip = [\"{geoip}\"]\n\n\
+             [[enrich.intel]]\nname = \"bad_ips\"\npath = \"bad.txt\"\n\n\
+             [[enrich.intel]]\nname = \"gone\"\npath = \"missing.txt\"\n",
+            rules.display()
+        )
+    };
+    std::fs::write(dir.join("mamori.toml"), config("broken.mmdb")).expect("config");
     write_trail(dir);
     let out = mamori(&["ingest", "in", "--data", "d"], dir);
     let stdout = ok(&out);
@@ -248,7 +254,25 @@ fn a_corrupt_geoip_database_is_named_and_ingest_goes_on() {
     assert!(err.contains("threat list not loaded: missing.txt"), "{err}");
     assert!(stdout.contains("events: 6 written"), "{stdout}");
     // No GeoIP, no countries: the several-countries rule has nothing to count, and says nothing false.
-    assert!(findings(dir)
+    let all = findings(dir);
+    assert!(all
         .iter()
         .all(|f| f["rule_id"] != "4f0c6b7e-2a51-4c3e-9d0a-6b1f3a9e7c10"));
+    let listed = all
+        .iter()
+        .find(|f| f["rule_id"] == "0b7f1c2e-5d4a-4e8b-9c6f-3a2d1e0f9b71")
+        .expect("the other list still works");
+    assert!(listed["enrichment"].get("geo").is_none());
+
+    // With a working database, `findings enrich` adds what was missing.
+    let (city, _) = mamori_testkit::geoip::write_geoip(dir);
+    std::fs::write(dir.join("mamori.toml"), config(&city.display().to_string())).expect("config");
+    let id = listed["id"].as_str().expect("id");
+    let out = ok(&mamori(&["findings", "enrich", id, "--data", "d"], dir));
+    assert!(out.contains("findings enriched: 1 of 1"), "{out}");
+    let shown = ok(&mamori(&["findings", "show", id, "--data", "d"], dir));
+    assert!(
+        shown.contains("GeoIP: 175.16.199.3: Changchun, China"),
+        "{shown}"
+    );
 }
