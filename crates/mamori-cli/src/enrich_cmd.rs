@@ -340,9 +340,11 @@ impl Enricher {
             if !add.is_empty() {
                 enriched += 1;
             }
-            for (k, v) in add {
-                st.enrich(&f.id, k, v, crate::inspect::now())?;
-            }
+            st.enrich(
+                &f.id,
+                add.into_iter().map(|(k, v)| (k.to_owned(), v)),
+                crate::inspect::now(),
+            )?;
         }
         Ok(enriched)
     }

@@ -369,14 +369,18 @@ impl FindingStore {
         })
     }
 
-    /// Adds enrichment under `key` (replacing what was there).
+    /// Adds enrichment entries, each replacing what its key held, in one
+    /// transaction.
     pub fn enrich(
         &mut self,
         id: &str,
-        key: &str,
-        value: serde_json::Value,
+        entries: impl IntoIterator<Item = (String, serde_json::Value)>,
         now: Timestamp,
     ) -> Result<(), FindingsError> {
+        let entries: Vec<(String, serde_json::Value)> = entries.into_iter().collect();
+        if entries.is_empty() {
+            return Ok(());
+        }
         self.db.transaction(|db| {
             let rows = db.query(
                 &format!("SELECT {COLUMNS} FROM findings WHERE id = $1"),
@@ -386,7 +390,7 @@ impl FindingStore {
                 rows.first()
                     .ok_or_else(|| FindingsError::NotFound(id.to_owned()))?,
             )?;
-            f.enrichment.insert(key.to_owned(), value);
+            f.enrichment.extend(entries);
             db.exec(
                 "UPDATE findings SET body = $1, updated = $2 WHERE id = $3",
                 &[body_of(&f).into(), now.0.into(), id.into()],

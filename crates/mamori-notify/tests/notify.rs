@@ -380,7 +380,7 @@ fn each_channel_follows_a_finding_from_new_to_resolved_in_its_api_shape() {
         let related = json!([{"subject": "user=alice", "events": 7, "failed": 2, "first_seen": "a", "last_seen": "b",
             "operations": [{"value": "ConsoleLogin", "count": 3}], "sources": [{"value": "cloudtrail", "count": 7}],
             "countries": [{"value": "GB", "count": 7}]}]);
-        st.enrich(high.id(), "related", related, NOW)
+        st.enrich(high.id(), [("related".to_owned(), related)], NOW)
             .expect("enrich");
         let reports = notifier.run(&mut st, NOW).expect("run");
         assert_eq!(
