@@ -28,6 +28,9 @@ pub struct Config {
     /// `[enrich]`: GeoIP databases, threat lists, related events.
     #[serde(default)]
     pub enrich: EnrichConfig,
+    /// `[serve]`: the service `mamori serve` runs.
+    #[serde(default)]
+    pub serve: crate::serve::ServeConfig,
 }
 
 /// `[enrich]`: the context added to events and findings.

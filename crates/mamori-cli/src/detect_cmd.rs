@@ -380,6 +380,11 @@ impl IngestDetector {
         })
     }
 
+    /// The rules loaded.
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
     /// Detection rules and correlations loaded.
     pub fn detector_rules(&self) -> (usize, usize) {
         (self.rules.rules.len(), self.rules.correlations.len())

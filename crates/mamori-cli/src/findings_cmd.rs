@@ -306,8 +306,8 @@ pub fn open(args: &DbArgs, config: &Config) -> Result<FindingStore> {
 /// Counts of what recording did.
 #[derive(Default)]
 pub struct RecordSummary {
-    created: usize,
-    updated: usize,
+    pub(crate) created: usize,
+    pub(crate) updated: usize,
     suppressed: usize,
     replayed: usize,
     /// Findings created (`true`) or updated, once each, to enrich.
@@ -415,6 +415,26 @@ pub fn notify(st: &mut FindingStore, config: &Config) -> Result<bool> {
         }
     }
     Ok(healthy)
+}
+
+/// Delivers what is due without printing: (every channel healthy,
+/// deliveries waiting to retry or dead). For `serve`, which runs it every few seconds.
+pub fn notify_quiet(st: &mut FindingStore, config: &Config) -> Result<(bool, u64)> {
+    let opts = NotifyOptions {
+        link: config.findings.link.clone(),
+        ..NotifyOptions::default()
+    };
+    let notifier = Notifier::new(&config.notify, opts)?;
+    let reports = notifier.run(st, now())?;
+    let failing = st
+        .deliveries(None)?
+        .iter()
+        .filter(|d| matches!(d.state, DeliveryState::Retrying | DeliveryState::Dead))
+        .count() as u64;
+    Ok((
+        failing == 0 && reports.iter().all(|r| r.stopped.is_none()),
+        failing,
+    ))
 }
 
 /// Runs `mamori findings …`.

@@ -10,6 +10,7 @@ mod findings_view;
 mod inspect;
 mod query_cmd;
 mod samples;
+mod serve;
 mod store_cmd;
 
 use std::process::ExitCode;
@@ -54,6 +55,8 @@ enum Command {
     /// Work the findings: list, show, assign, resolve, suppress, note, export.
     #[command(subcommand)]
     Findings(findings_cmd::FindingsCmd),
+    /// Run continuously: receivers, store, rules, findings and notifications, behind an HTTP API and a web console.
+    Serve(serve::ServeArgs),
 }
 
 fn main() -> ExitCode {
@@ -68,6 +71,7 @@ fn main() -> ExitCode {
         Command::Hunt(args) => detect_cmd::hunt(args, &config),
         Command::Rules(cmd) => detect_cmd::rules(cmd, &config),
         Command::Findings(cmd) => findings_cmd::findings(cmd, &config),
+        Command::Serve(args) => serve::serve(args, config),
     });
     match result {
         Ok(code) => code,

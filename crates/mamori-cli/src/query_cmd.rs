@@ -129,7 +129,7 @@ fn range(a: &RunArgs) -> Result<(Option<i64>, Option<i64>)> {
 }
 
 /// `--since`, `--start` and `--end` as microseconds (start wins over since).
-fn time_range(
+pub(crate) fn time_range(
     since: Option<&str>,
     start_flag: Option<&str>,
     end: Option<&str>,
@@ -167,7 +167,11 @@ fn engine(
 }
 
 /// Whether every event file in the range is CloudTrail's.
-fn only_cloudtrail(store: &mamori_store::Store, start: Option<i64>, end: Option<i64>) -> bool {
+pub(crate) fn only_cloudtrail(
+    store: &mamori_store::Store,
+    start: Option<i64>,
+    end: Option<i64>,
+) -> bool {
     let mut any = false;
     for f in store.files().filter(|f| f.source != "dead_letter") {
         if start.is_some_and(|s| f.max_time < s) || end.is_some_and(|e| f.min_time >= e) {

@@ -158,16 +158,17 @@ enum Source {
 }
 
 /// One input to read: where, its checkpoint name, its size and version.
-struct Input {
+pub(crate) struct Input {
     source: Source,
-    name: String,
-    size: u64,
+    pub(crate) name: String,
+    pub(crate) size: u64,
     /// The ETag of an object.
-    version: Option<String>,
+    pub(crate) version: Option<String>,
 }
 
 impl Input {
-    fn read(&self) -> std::io::Result<Vec<u8>> {
+    /// Its bytes.
+    pub(crate) fn read(&self) -> std::io::Result<Vec<u8>> {
         match &self.source {
             Source::File(p) => std::fs::read(p),
             Source::S3(r, key) => r.get(key).map_err(std::io::Error::other),
@@ -177,7 +178,10 @@ impl Input {
 
 /// The inputs under `paths` (local files and directories, `s3://bucket/prefix`
 /// listings), and the entries that could not be read (named, not fatal).
-fn walk_inputs(paths: &[PathBuf], s3_timeout: Duration) -> Result<(Vec<Input>, Vec<String>)> {
+pub(crate) fn walk_inputs(
+    paths: &[PathBuf],
+    s3_timeout: Duration,
+) -> Result<(Vec<Input>, Vec<String>)> {
     let (mut out, mut errors) = (Vec::new(), Vec::new());
     for p in paths {
         let s = p.to_string_lossy();

@@ -1,6 +1,8 @@
 //! Helpers shared by the end-to-end tests (each test file uses some of them).
 #![allow(dead_code)]
 
+pub mod server;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
