@@ -18,6 +18,7 @@ mod context;
 mod db;
 mod delivery;
 mod export;
+mod lookup;
 mod model;
 mod record;
 mod schema;

@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS finding_events (
     PRIMARY KEY (rule_id, event_uid)
 );
 CREATE INDEX IF NOT EXISTS finding_events_finding ON finding_events (finding_id);
+CREATE INDEX IF NOT EXISTS finding_events_event ON finding_events (event_uid);
 CREATE TABLE IF NOT EXISTS finding_history (
     finding_id TEXT NOT NULL REFERENCES findings (id),
     seq BIGINT NOT NULL,

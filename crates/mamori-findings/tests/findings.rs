@@ -115,6 +115,35 @@ fn recording_the_same_detections_twice_changes_nothing() {
 }
 
 #[test]
+fn events_lead_back_to_every_finding_they_are_part_of() {
+    for (name, mut st, _dir) in stores() {
+        let t = 1_780_000_000_000_000;
+        let a = st
+            .record(&det("r1", "alice", t, &["e1", "e2"]), NOW)
+            .expect("ok");
+        let b = st.record(&det("r2", "alice", t, &["e2"]), NOW).expect("ok");
+        // More uids than one statement binds, most of them in no finding.
+        let mut asked: Vec<String> = (0..1200).map(|i| format!("x{i}")).collect();
+        asked.extend(["e1", "e2", "e3"].map(String::from));
+        let got = st.findings_of_events(&asked).expect("ok");
+        let ids = |uid: &str| {
+            let mut v: Vec<String> = got
+                .get(uid)
+                .map(|fs| fs.iter().map(|f| f.id.clone()).collect())
+                .unwrap_or_default();
+            v.sort();
+            v
+        };
+        let mut both = vec![a.id().to_owned(), b.id().to_owned()];
+        both.sort();
+        assert_eq!(ids("e1"), vec![a.id().to_owned()], "{name}");
+        assert_eq!(ids("e2"), both, "{name}");
+        assert_eq!(got.len(), 2, "{name}: only e1 and e2 are in findings");
+        assert_eq!(got["e1"][0].title, "r1 title", "{name}");
+    }
+}
+
+#[test]
 fn the_workflow_is_recorded_with_who_when_and_why() {
     for (name, mut st, _dir) in stores() {
         let t = 1_780_000_000_000_000;

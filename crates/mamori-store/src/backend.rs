@@ -182,12 +182,16 @@ impl Store {
         } else {
             self.entries.len().saturating_sub(1)
         };
-        let removed: Vec<String> = self.entries[first..]
+        let mut removed: Vec<String> = self.entries[first..]
             .iter()
             .flat_map(|e| e.remove.iter())
             .filter(|r| !self.live.contains_key(*r))
             .cloned()
             .collect();
+        if let (Some(later), false) = (&mut self.deferred, opening) {
+            let at = std::time::Instant::now();
+            later.extend(removed.drain(..).map(|r| (at, r)));
+        }
         match &self.remote {
             None => self.roll_forward_local(&removed)?,
             Some(remote) => {
@@ -260,7 +264,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn prune_empty_dirs(dir: &Path) {
+pub(crate) fn prune_empty_dirs(dir: &Path) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
         let p = e.path();

@@ -72,6 +72,11 @@ pub struct ParsedInput {
     pub records: Vec<ParsedRecord>,
     /// The parser's counts.
     pub summary: FileSummary,
+    /// Whether committing it records its progress in the checkpoint. False
+    /// for an input that is gone once committed (a delivery spooled by
+    /// `mamori serve`): a replay of it is caught by the uid check, and the
+    /// checkpoint does not grow with every request.
+    pub checkpoint: bool,
 }
 
 #[derive(Default)]
@@ -96,6 +101,7 @@ pub fn parse_input(name: &str, data: &[u8], opts: &ParseOptions) -> ParsedInput 
         version: None,
         records: c.0,
         summary,
+        checkpoint: true,
     }
 }
 
@@ -153,12 +159,14 @@ impl<'s> Ingest<'s> {
             version,
             records,
             summary,
+            checkpoint,
         } = input;
         // A file that grew (an append blob) resumes; one that shrank is read again
         // (the uid check keeps that from doubling anything).
         let skip = self
             .store
             .progress(&name)
+            .filter(|_| checkpoint)
             .filter(|p| p.size <= size && same_version(p, version.as_deref()))
             .map_or(0, |p| p.records);
         let origin: Arc<str> = Arc::from(name.as_str());
@@ -177,23 +185,26 @@ impl<'s> Ingest<'s> {
                 }
             }
             if self.events.len() + self.dead.len() >= self.batch_events {
-                self.flush(Some(InputProgress {
+                let progress = checkpoint.then(|| InputProgress {
                     input: name.clone(),
                     size,
                     records: index,
                     done: false,
                     version: version.clone(),
-                }))?;
+                });
+                self.flush(progress)?;
             }
         }
         self.report.inputs_read += 1;
-        self.inputs.push(InputProgress {
-            input: name,
-            size,
-            records: index,
-            done: true,
-            version,
-        });
+        if checkpoint {
+            self.inputs.push(InputProgress {
+                input: name,
+                size,
+                records: index,
+                done: true,
+                version,
+            });
+        }
         Ok(summary)
     }
 

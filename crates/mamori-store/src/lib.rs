@@ -32,6 +32,7 @@ pub mod manifest;
 mod remote;
 pub mod schema;
 mod segment;
+mod serving;
 mod uids;
 
 pub use ingest::{parse_input, Ingest, IngestReport, ParsedInput, ParsedRecord};
@@ -140,6 +141,8 @@ pub struct Store {
     uids: HashMap<(String, String), UidSet>,
     torn_tail: bool,
     chain_break: Option<manifest::ChainBreak>,
+    /// Set by [`Store::defer_removals`]: files a commit removed, kept until purged.
+    deferred: Option<Vec<(std::time::Instant, String)>>,
 }
 
 const MANIFEST: &str = "manifest.jsonl";
@@ -228,6 +231,7 @@ impl Store {
             uids: HashMap::new(),
             torn_tail: false,
             chain_break: None,
+            deferred: None,
         };
         let (entries, chain_break, torn_tail) = store.read_manifest()?;
         store.torn_tail = torn_tail;
@@ -240,17 +244,21 @@ impl Store {
     }
 
     fn apply(&mut self, e: &Entry) {
+        // Compaction keeps every uid of the partition (it only drops doubles):
+        // its cached uid set stays right. Any other removal invalidates it.
+        let keeps_uids = e.op == "compact";
         for r in &e.remove {
-            self.live.remove(r);
+            if let Some(f) = self.live.remove(r) {
+                if !keeps_uids {
+                    self.uids.remove(&(f.source, f.date));
+                }
+            }
         }
         for a in &e.add {
             self.live.insert(a.path.clone(), a.clone());
         }
         for p in &e.inputs {
             self.progress.insert(p.input.clone(), p.clone());
-        }
-        if !e.remove.is_empty() {
-            self.uids.clear();
         }
     }
 

@@ -1,7 +1,7 @@
 //! What keeps a store sound over time: verification, retention, compaction
 //! and snapshots.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 
 use mamori_event::{Event, Timestamp};
@@ -31,8 +31,23 @@ impl Store {
                 Some(_) => {}
             }
         }
+        // A file an entry removed may still be there for a while (a writer
+        // that defers removals for its readers): as it was, it is expected.
+        let removed: HashMap<&str, &FileEntry> = self
+            .entries
+            .iter()
+            .flat_map(|e| e.add.iter())
+            .filter(|f| !self.live.contains_key(&f.path))
+            .map(|f| (f.path.as_str(), f))
+            .collect();
         for rel in self.list_stored()? {
-            if !self.live.contains_key(&rel) {
+            let pending = match removed.get(rel.as_str()) {
+                Some(f) => self
+                    .hash_stored(f)?
+                    .is_some_and(|(sha, bytes)| sha == f.sha256 && bytes == f.bytes),
+                None => false,
+            };
+            if !self.live.contains_key(&rel) && !pending {
                 problems.push(Problem {
                     path: rel,
                     reason: "inserted: not in the manifest".into(),
@@ -109,18 +124,19 @@ impl Store {
             files.sort_by_key(|f| f.rows);
             files.truncate(MERGE_FAN_IN);
             removed += files.len();
-            self.merge(&source, &date, files, now)?;
+            self.merge(&source, &date, files, now, segment::Effort::Archive)?;
         }
         Ok((merges, removed))
     }
 
     /// Merges `files` of one partition into one segment, in one commit.
-    fn merge(
+    pub(crate) fn merge(
         &mut self,
         source: &str,
         date: &str,
         files: Vec<FileEntry>,
         now: Timestamp,
+        effort: segment::Effort,
     ) -> Result<(), StoreError> {
         {
             let seq = self.entries.last().map_or(1, |e| e.seq + 1);
@@ -132,7 +148,7 @@ impl Store {
                 source,
                 date,
                 rows as usize,
-                segment::Effort::Archive,
+                effort,
             )?;
             let mut readers = Vec::with_capacity(files.len());
             for f in &files {

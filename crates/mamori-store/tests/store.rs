@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use mamori_event::{Event, Timestamp};
 use mamori_parse::ParseOptions;
@@ -91,6 +92,7 @@ on_disk_and_s3!(
     verify_names_modified_missing_and_inserted_files_and_a_tampered_manifest,
     retention_drops_whole_old_partitions_and_compaction_merges_small_files,
     a_snapshot_restores_to_a_store_that_verifies_and_holds_the_same_events,
+    a_serving_writer_compacts_in_tiers_and_keeps_replaced_files_for_its_readers,
 );
 
 fn samples() -> Vec<(String, Vec<u8>)> {
@@ -437,4 +439,95 @@ fn a_second_writer_is_refused_and_commits_nothing() {
         assert_eq!(store.event_count(), 42);
         assert!(store.verify().expect("verify").is_empty());
     }
+}
+
+/// One CloudTrail event per input, all on one day.
+fn one_event_inputs(n: usize, prefix: &str) -> Vec<(String, Vec<u8>)> {
+    (0..n)
+        .map(|i| {
+            let line = format!(
+                r#"{{"eventVersion":"1.08","eventTime":"2026-11-20T10:{:02}:{:02}Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"serve-{i}","sourceIPAddress":"198.51.100.{}"}}"#,
+                i / 60,
+                i % 60,
+                i % 250
+            );
+            (format!("{prefix}-{i}.json"), line.into_bytes())
+        })
+        .collect()
+}
+
+fn a_serving_writer_compacts_in_tiers_and_keeps_replaced_files_for_its_readers(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
+    store.defer_removals();
+    // 40 commits of one event each: 40 segments of one partition, all tier 0.
+    let mut ing = Ingest::new(&mut store, opts(), 1);
+    for (name, data) in one_event_inputs(40, "a") {
+        ing.add(&name, &data).expect("ingest");
+    }
+    assert_eq!(ing.finish().expect("finish").events_written, 40);
+    let before: Vec<String> = store.files().map(|f| f.path.clone()).collect();
+    let events_before = sorted(
+        store
+            .read_all()
+            .expect("read")
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect(),
+    );
+    assert_eq!(before.len(), 40);
+
+    let mut steps = Vec::new();
+    loop {
+        let merged = store.compact_step(Timestamp(0)).expect("compact step");
+        if merged == 0 {
+            break;
+        }
+        steps.push(merged);
+    }
+    // Two merges of 16 tier-0 segments; 8 small ones and 2 of 16 rows are left,
+    // fewer than a merge takes in either tier.
+    assert_eq!(steps, vec![16, 16]);
+    assert_eq!(store.files().count(), 10);
+    assert_eq!(store.event_count(), 40);
+    assert_eq!(
+        sorted(
+            store
+                .read_all()
+                .expect("read")
+                .into_iter()
+                .map(|(e, _)| e)
+                .collect()
+        ),
+        events_before
+    );
+
+    // The replaced segments stay readable until purged, and verify expects them.
+    let live: Vec<String> = store.files().map(|f| f.path.clone()).collect();
+    let replaced: Vec<&String> = before.iter().filter(|p| !live.contains(p)).collect();
+    assert_eq!(replaced.len(), 32);
+    assert_eq!(store.removals_pending(), 32);
+    assert!(place.read(&format!("data/{}", replaced[0])).is_some());
+    assert_eq!(store.verify().expect("verify"), Vec::new());
+
+    // The uid cache survived the merges: the same events again are all doubles.
+    let mut ing = Ingest::new(&mut store, opts(), 100);
+    for (name, data) in one_event_inputs(40, "again") {
+        ing.add(&name, &data).expect("ingest");
+    }
+    let again = ing.finish().expect("finish");
+    assert_eq!((again.events_written, again.duplicates), (0, 40));
+
+    assert_eq!(
+        store
+            .purge_removed(Duration::from_secs(3600))
+            .expect("purge"),
+        0
+    );
+    assert_eq!(store.purge_removed(Duration::ZERO).expect("purge"), 32);
+    assert!(replaced
+        .iter()
+        .all(|p| place.read(&format!("data/{p}")).is_none()));
+    assert_eq!(store.removals_pending(), 0);
+    assert_eq!(store.verify().expect("verify"), Vec::new());
+    assert_eq!(store.event_count(), 40);
 }

@@ -24,6 +24,8 @@ pub struct Metrics {
     duplicates: Counter,
     commits: Counter,
     commit_failures: Counter,
+    segments_merged: Counter,
+    store_segments: Gauge,
     commit_seconds: Histogram,
     lag_seconds: Histogram,
     rule_matches: Family<Labels, Counter>,
@@ -52,6 +54,8 @@ impl Metrics {
             duplicates: Counter::default(),
             commits: Counter::default(),
             commit_failures: Counter::default(),
+            segments_merged: Counter::default(),
+            store_segments: Gauge::default(),
             commit_seconds: Histogram::new(buckets()),
             lag_seconds: Histogram::new(buckets()),
             rule_matches: Family::default(),
@@ -61,6 +65,16 @@ impl Metrics {
             http: Family::default(),
         };
         let r = &mut m.registry;
+        r.register(
+            "mamori_segments_merged",
+            "Store segments merged away by compaction while serving",
+            m.segments_merged.clone(),
+        );
+        r.register(
+            "mamori_store_segments",
+            "Live segment files in the store",
+            m.store_segments.clone(),
+        );
         r.register(
             "mamori_events_received",
             "Events parsed from arrivals, by source kind",
@@ -167,6 +181,12 @@ impl Metrics {
     /// A commit failed.
     pub fn commit_failed(&self) {
         self.commit_failures.inc();
+    }
+
+    /// A compaction step merged `merged` segments; the store now has `live`.
+    pub fn compacted(&self, merged: usize, live: usize) {
+        self.segments_merged.inc_by(merged as u64);
+        self.store_segments.set(live as i64);
     }
 
     /// One arrival's time from receipt to commit.

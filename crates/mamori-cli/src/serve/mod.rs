@@ -20,6 +20,7 @@ mod pipeline;
 mod receivers;
 mod spool;
 mod syslog;
+mod upkeep;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -149,6 +150,12 @@ pub enum ServeCmd {
 pub(crate) fn span(what: &str, v: Option<&str>, default: Duration) -> Result<Duration> {
     match v {
         None => Ok(default),
+        // Milliseconds too, for commit intervals under a second.
+        Some(v) if v.ends_with("ms") => v[..v.len() - 2]
+            .trim()
+            .parse::<u64>()
+            .map(|n| Duration::from_millis(n.max(1)))
+            .with_context(|| format!("{what} {v:?}: not a number of milliseconds")),
         Some(v) => Ok(Duration::from_millis(
             mamori_sigma::parse_timespan(v)
                 .map_err(anyhow::Error::msg)

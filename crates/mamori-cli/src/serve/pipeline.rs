@@ -19,6 +19,7 @@ use mamori_store::{parse_input, Ingest, ParsedInput, ParsedRecord, Store};
 use super::health::{self, Sources};
 use super::metrics::Metrics;
 use super::spool::{Spool, SpoolFile};
+use super::upkeep::Upkeep;
 use crate::config::Config;
 use crate::detect_cmd::{IngestDetector, RuleArgs};
 use crate::enrich_cmd::Enricher;
@@ -137,7 +138,8 @@ impl Shared {
         channel: &str,
     ) -> Result<(u64, u64, Vec<String>)> {
         let f = self.spool.write(kind, channel, data)?;
-        let parsed = self.parse(&f.name, data, kind, channel);
+        let mut parsed = self.parse(&f.name, data, kind, channel);
+        parsed.checkpoint = false;
         let events = parsed.summary.normalized;
         let rejected = parsed.summary.rejected;
         let reasons = parsed
@@ -215,8 +217,11 @@ impl Shared {
 /// pipeline and notifier threads. What the spool still holds from a run that
 /// stopped is committed first.
 pub fn start(data: &Path, db: String, config: Arc<Config>) -> Result<Arc<Shared>> {
-    let store =
+    let mut store =
         Store::open(data).with_context(|| format!("opening the store in {}", data.display()))?;
+    // Queries list segments, then read them: what a merge replaces stays a while.
+    store.defer_removals();
+    let upkeep = Upkeep::new(&config);
     let enricher = Enricher::load(&config)?;
     let detector = IngestDetector::start(&RuleArgs::default(), &config, data, true, &enricher)?;
     let board = RuleBoard {
@@ -287,6 +292,7 @@ pub fn start(data: &Path, db: String, config: Arc<Config>) -> Result<Arc<Shared>
                     recover: true,
                     commit_interval,
                     last_health: Instant::now(),
+                    upkeep,
                 }
                 .run(rx)
             })
@@ -400,6 +406,7 @@ struct Pipeline {
     recover: bool,
     commit_interval: Duration,
     last_health: Instant,
+    upkeep: Upkeep,
 }
 
 impl Pipeline {
@@ -443,6 +450,11 @@ impl Pipeline {
                 waiters.into_iter().for_each(|w| {
                     let _ = w.send(());
                 });
+                if !stop {
+                    if let Ok(mut store) = self.shared.store.write() {
+                        self.upkeep.step(&mut store, &self.shared.metrics);
+                    }
+                }
             }
             if self.last_health.elapsed() >= Duration::from_secs(2) || stop {
                 self.last_health = Instant::now();
@@ -481,7 +493,8 @@ impl Pipeline {
             } = f;
             let data =
                 std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-            let parsed = self.shared.parse(&name, &data, kind, &channel);
+            let mut parsed = self.shared.parse(&name, &data, kind, &channel);
+            parsed.checkpoint = false;
             self.push(Arrival {
                 parsed,
                 spool: Some(path),

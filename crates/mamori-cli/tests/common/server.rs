@@ -81,7 +81,7 @@ impl Server {
             .stderr(Stdio::from(out))
             .spawn()
             .expect("spawn mamori serve");
-        let s = Server {
+        let mut s = Server {
             child: Some(child),
             base: format!("http://127.0.0.1:{port}"),
             data: data.to_owned(),
@@ -94,6 +94,9 @@ impl Server {
         };
         let t0 = Instant::now();
         loop {
+            if let Some(st) = s.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("serve exited ({st}) before answering:\n{}", s.output());
+            }
             if s.client
                 .get(format!("{}/healthz", s.base))
                 .send()

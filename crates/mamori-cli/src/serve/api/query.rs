@@ -1,6 +1,5 @@
 //! Search (Logs Insights and SQL) and the timelines: an entity's, and a finding's.
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -9,7 +8,6 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
 use mamori_event::EntityKind;
-use mamori_findings::Filter;
 use mamori_query::{CompileOptions, Engine, EngineOptions, QueryError};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -218,28 +216,19 @@ fn range_sql(start: Option<i64>, end: Option<i64>) -> String {
 
 /// Marks each row with the findings (of the newest 5,000) its event is part of.
 fn mark_findings(s: &Shared, rows: &mut [Value]) -> ApiResult<()> {
-    let filter = Filter {
-        limit: Some(5000),
-        ..Filter::default()
-    };
-    let findings = s.findings()?.list(&filter)?;
-    let mut by_uid: HashMap<&str, Vec<Value>> = HashMap::new();
-    for f in &findings {
-        for u in &f.event_uids {
-            by_uid
-                .entry(u.as_str())
-                .or_default()
-                .push(json!({ "id": f.id, "title": f.title, "severity": f.severity.as_str() }));
-        }
-    }
+    let uid_of = |r: &Value| r.get("uid").and_then(Value::as_str).map(str::to_owned);
+    let uids: Vec<String> = rows.iter().filter_map(uid_of).collect();
+    let by_uid = s.findings()?.findings_of_events(&uids)?;
     for r in rows.iter_mut() {
-        let uid = r
-            .get("uid")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned();
-        if let (Some(fs), Some(o)) = (by_uid.get(uid.as_str()), r.as_object_mut()) {
-            o.insert("findings".into(), Value::Array(fs.clone()));
+        let Some(fs) = uid_of(r).and_then(|u| by_uid.get(&u)) else {
+            continue;
+        };
+        let marks: Vec<Value> = fs
+            .iter()
+            .map(|f| json!({ "id": f.id, "title": f.title, "severity": f.severity.as_str() }))
+            .collect();
+        if let Some(o) = r.as_object_mut() {
+            o.insert("findings".into(), Value::Array(marks));
         }
     }
     Ok(())
