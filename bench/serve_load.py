@@ -11,7 +11,7 @@ stored (count in = count stored).
 
     python3 bench/serve_load.py --bin target/release/mamori --rate 10000 --seconds 60
 """
-import argparse, json, os, shutil, signal, socket, subprocess, tempfile, threading, time, urllib.request
+import argparse, json, os, re, shutil, signal, socket, subprocess, tempfile, threading, time, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--rate", type=int, default=10000)
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--commit-interval", help="[serve] commit_interval, e.g. 500ms (default: the service's)")
+    ap.add_argument("--keep", action="store_true", help="keep the data directory and the service's log")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="mamori-load-")
     data = os.path.join(work, "data")
@@ -58,13 +60,10 @@ def main():
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             now = time.time()
             self.send_response(200); self.end_headers()
-            try:
-                f = json.loads(body).get("finding", {})
-            except ValueError:
-                return
-            for e in f.get("entities", []):
+            # The finding names its user by ARN (…:user/load-user-N) wherever the payload puts it.
+            for user in set(re.findall(rb"load-user-[0-9]+", body)):
                 with lock:
-                    t = sent_at.pop(e.get("value"), None)
+                    t = sent_at.pop(user.decode(), None)
                     if t is not None:
                         latencies.append(now - t)
 
@@ -76,6 +75,8 @@ def main():
     threading.Thread(target=hook.serve_forever, daemon=True).start()
     cfg = os.path.join(work, "mamori.toml")
     with open(cfg, "w") as f:
+        if a.commit_interval:
+            f.write('[serve]\ncommit_interval = "%s"\n\n' % a.commit_interval)
         f.write('[[notify]]\nname = "hook"\ntype = "webhook"\nurl = "http://127.0.0.1:%d/"\nsecret = "s"\n' % hook_port)
     token = subprocess.check_output([a.bin, "serve", "token", "load", "--role", "admin", "--data", data]).decode().strip()
     port = free_port()
@@ -130,6 +131,13 @@ def main():
     time.sleep(5)
     st, r = call(base, "POST", "/api/query", token, json.dumps({"sql": "SELECT count(*) AS n FROM events WHERE product <> 'Mamori'"}).encode())
     stored = r["rows"][0]["n"] if r["rows"] else 0
+    req = urllib.request.Request(base + "/metrics", headers={"Authorization": "Bearer " + token})
+    metrics = {}
+    for line in urllib.request.urlopen(req, timeout=60).read().decode().splitlines():
+        if line and not line.startswith("#") and "{" not in line:
+            k, _, v = line.rpartition(" ")
+            metrics[k] = float(v)
+    mean = lambda m: metrics.get(m + "_sum", 0) / max(1, metrics.get(m + "_count", 0))
     proc.send_signal(signal.SIGTERM); proc.wait(timeout=60)
     hook.shutdown()
     lat = sorted(latencies)
@@ -138,8 +146,13 @@ def main():
         "target_rate": a.rate, "seconds": round(elapsed, 1), "accepted": accepted, "stored": stored,
         "sustained_events_per_s": round(accepted / elapsed), "queries_run": queries[0],
         "notifications": len(lat), "latency_p50_s": round(pct(0.5), 3), "latency_p99_s": round(pct(0.99), 3),
-        "peak_rss_mb": round(peak / 1024), "count_in_equals_stored": accepted == stored}, indent=1))
-    shutil.rmtree(work, ignore_errors=True)
+        "peak_rss_mb": round(peak / 1024), "commits": int(metrics.get("mamori_commits_total", 0)),
+        "commit_mean_s": round(mean("mamori_commit_seconds"), 3), "ingest_lag_mean_s": round(mean("mamori_ingest_lag_seconds"), 3),
+        "segments_merged": int(metrics.get("mamori_segments_merged_total", 0)), "count_in_equals_stored": accepted == stored}, indent=1))
+    if a.keep:
+        print("kept:", work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

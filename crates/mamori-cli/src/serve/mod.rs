@@ -4,7 +4,7 @@
 //! Data flows one way. Receivers (HTTP ingest, syslog, watched paths) turn
 //! what arrives into parsed inputs; HTTP and syslog bodies are first written
 //! to the spool and fsync'd, so an acknowledged event survives a crash. One
-//! pipeline thread commits inputs to the store about once a second (so they
+//! pipeline thread commits inputs to the store every half second (so they
 //! are searchable within seconds), runs the rules on each committed event and
 //! records findings; a notifier thread delivers them. The API reads the store
 //! and the findings database beside it.

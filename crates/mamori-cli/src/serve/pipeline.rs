@@ -1,5 +1,5 @@
 //! The pipeline thread: commits what the receivers hand it to the store
-//! about once a second, runs the rules on each committed event, records
+//! every half second, runs the rules on each committed event, records
 //! findings, and wakes the notifier.
 
 use std::collections::{BTreeMap, HashMap};
@@ -259,7 +259,8 @@ pub fn start(data: &Path, db: String, config: Arc<Config>) -> Result<Arc<Shared>
     let commit_interval = super::span(
         "[serve] commit_interval",
         config.serve.commit_interval.as_deref(),
-        Duration::from_secs(1),
+        // Half a second: an event is hunted (and notified) within about a second of arrival.
+        Duration::from_millis(500),
     )?;
     let findings = FindingStore::open(&db).with_context(|| format!("findings database {db}"))?;
     let shared = Arc::new(Shared {
@@ -435,6 +436,8 @@ impl Pipeline {
                 || last.elapsed() >= self.commit_interval
                 || self.pending_events >= MAX_PENDING_EVENTS
             {
+                // The next commit is due an interval after this one started, not after it ended.
+                let started = Instant::now();
                 match self.commit() {
                     Ok(n) => {
                         events += n;
@@ -446,7 +449,7 @@ impl Pipeline {
                         self.recover = true;
                     }
                 }
-                last = Instant::now();
+                last = started;
                 waiters.into_iter().for_each(|w| {
                     let _ = w.send(());
                 });

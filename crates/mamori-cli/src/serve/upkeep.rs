@@ -1,5 +1,5 @@
-//! Keeping the store in shape while serving. The pipeline commits about once
-//! a second, one segment per partition touched; left alone, a day would hold
+//! Keeping the store in shape while serving. The pipeline commits every half
+//! second, one segment per partition touched; left alone, a day would hold
 //! tens of thousands of small files and every query would open them all.
 //! After each commit the pipeline thread runs one size-tiered merge step
 //! (bounded work: [`mamori_store::MERGE_FAN_IN`] segments of one size), and
