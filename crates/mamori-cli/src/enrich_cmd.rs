@@ -248,37 +248,49 @@ impl Enricher {
         touched: &[(String, bool)],
         store: Option<&mamori_store::Store>,
     ) -> Result<usize> {
+        self.enrich_findings_with(st, touched, |opts| {
+            store.and_then(|s| match Engine::open(s, opts) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    eprintln!("mamori: enrichment without the store: {e}");
+                    None
+                }
+            })
+        })
+    }
+
+    /// As [`Enricher::enrich_findings`], with the query engine over the
+    /// findings' time range (`None`: no store) opened by `open`, so that a
+    /// caller sharing the store holds its lock only while the engine opens.
+    pub fn enrich_findings_with(
+        &self,
+        st: &mut FindingStore,
+        touched: &[(String, bool)],
+        open: impl FnOnce(&EngineOptions) -> Option<Engine>,
+    ) -> Result<usize> {
         let mut findings = Vec::new();
         for (id, new) in touched {
             findings.push((st.get(id)?, *new));
         }
-        let engine = match store.filter(|_| !findings.is_empty()) {
-            Some(s) => {
-                let w = self.related_window_us.max(0);
-                let start = findings
-                    .iter()
-                    .map(|(f, _)| f.first_seen.0)
-                    .min()
-                    .unwrap_or(0);
-                let end = findings
-                    .iter()
-                    .map(|(f, _)| f.last_seen.0)
-                    .max()
-                    .unwrap_or(0);
-                let opts = EngineOptions {
-                    start: Some(start.saturating_sub(w)),
-                    end: Some(end.saturating_add(w).saturating_add(1)),
-                    ..EngineOptions::default()
-                };
-                match Engine::open(s, &opts) {
-                    Ok(e) => Some(e),
-                    Err(e) => {
-                        eprintln!("mamori: enrichment without the store: {e}");
-                        None
-                    }
-                }
-            }
-            None => None,
+        let engine = if findings.is_empty() {
+            None
+        } else {
+            let w = self.related_window_us.max(0);
+            let start = findings
+                .iter()
+                .map(|(f, _)| f.first_seen.0)
+                .min()
+                .unwrap_or(0);
+            let end = findings
+                .iter()
+                .map(|(f, _)| f.last_seen.0)
+                .max()
+                .unwrap_or(0);
+            open(&EngineOptions {
+                start: Some(start.saturating_sub(w)),
+                end: Some(end.saturating_add(w).saturating_add(1)),
+                ..EngineOptions::default()
+            })
         };
         let mut by_severity: Vec<usize> = (0..findings.len()).filter(|&i| findings[i].1).collect();
         by_severity.sort_by_key(|&i| std::cmp::Reverse(findings[i].0.severity));

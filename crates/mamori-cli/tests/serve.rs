@@ -777,20 +777,26 @@ fn serves_https_with_the_configured_certificate() {
     // Syslog over TLS, octet-counted (RFC 5425), through openssl's client.
     let msg =
         "<34>1 2026-11-20T10:00:00Z web1 sshd 42 - - Failed password for root from 203.0.113.9";
-    let mut tls = std::process::Command::new("openssl")
-        .args(["s_client", "-connect", &format!("127.0.0.1:{syslog_port}")])
-        .args(["-quiet", "-no_ign_eof"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("openssl s_client");
-    tls.stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{} {msg}", msg.len()).as_bytes())
-        .expect("send");
-    let _ = tls.wait();
+    // The listener may come up after HTTPS answers: the line is sent again
+    // until it is stored (a resend is the same event: its uid keeps it single).
+    let send = || {
+        let mut tls = std::process::Command::new("openssl")
+            .args(["s_client", "-connect", &format!("127.0.0.1:{syslog_port}")])
+            .args(["-quiet", "-no_ign_eof"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_client");
+        tls.stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{} {msg}", msg.len()).as_bytes())
+            .expect("send");
+        let _ = tls.wait();
+    };
+    send();
+    let mut last_send = std::time::Instant::now();
     let q = format!("https://127.0.0.1:{port}/api/query");
     let t0 = std::time::Instant::now();
     loop {
@@ -809,8 +815,12 @@ fn serves_https_with_the_configured_certificate() {
         }) {
             break;
         }
+        if last_send.elapsed() > Duration::from_secs(3) {
+            send();
+            last_send = std::time::Instant::now();
+        }
         assert!(
-            t0.elapsed() < Duration::from_secs(20),
+            t0.elapsed() < Duration::from_secs(30),
             "the TLS syslog line is not stored: {v}\n{}",
             std::fs::read_to_string(dir.path().join("log")).unwrap_or_default()
         );

@@ -16,6 +16,7 @@ mod console;
 mod demo;
 mod health;
 mod metrics;
+mod notifier;
 mod pipeline;
 mod receivers;
 mod spool;

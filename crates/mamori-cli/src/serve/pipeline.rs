@@ -18,6 +18,7 @@ use mamori_store::{parse_input, Ingest, ParsedInput, ParsedRecord, Store};
 
 use super::health::{self, Sources};
 use super::metrics::Metrics;
+use super::notifier::Touched;
 use super::spool::{Spool, SpoolFile};
 use super::upkeep::Upkeep;
 use crate::config::Config;
@@ -100,7 +101,7 @@ pub struct Shared {
     pub started: Instant,
     tx: Mutex<Option<SyncSender<Msg>>>,
     worker: Mutex<Option<JoinHandle<Result<String>>>>,
-    notifier: Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+    notifier: Mutex<Option<(mpsc::Sender<Touched>, JoinHandle<()>)>>,
 }
 
 impl Shared {
@@ -189,11 +190,12 @@ impl Shared {
             .map_err(|_| anyhow::anyhow!("the pipeline has stopped"))
     }
 
-    /// Wakes the notifier.
-    fn wake_notifier(&self) {
+    /// Hands findings just created or updated to the notifier thread, which
+    /// enriches them and then notifies: the pipeline does not wait for either.
+    fn after_findings(&self, touched: Touched) {
         if let Ok(n) = self.notifier.lock() {
             if let Some((tx, _)) = n.as_ref() {
-                let _ = tx.send(());
+                let _ = tx.send(touched);
             }
         }
     }
@@ -299,7 +301,7 @@ pub fn start(data: &Path, db: String, config: Arc<Config>) -> Result<Arc<Shared>
             })
             .context("starting the pipeline thread")?
     };
-    let notifier = start_notifier(Arc::clone(&shared))?;
+    let notifier = super::notifier::start(Arc::clone(&shared))?;
     *shared.tx.lock().map_err(|_| anyhow::anyhow!("poisoned"))? = Some(tx);
     *shared
         .worker
@@ -343,58 +345,6 @@ pub fn shutdown(shared: &Shared) -> Result<String> {
         let _ = h.join();
     }
     Ok(report)
-}
-
-fn start_notifier(shared: Arc<Shared>) -> Result<(mpsc::Sender<()>, JoinHandle<()>)> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let h = std::thread::Builder::new()
-        .name("notifier".into())
-        .spawn(move || {
-            if shared.config.notify.is_empty() {
-                // Nothing to deliver to: wait for the end.
-                while rx.recv().is_ok() {}
-                return;
-            }
-            let mut st = match shared.findings() {
-                Ok(st) => st,
-                Err(e) => {
-                    eprintln!("mamori: notifier off: {e:#}");
-                    return;
-                }
-            };
-            let mut last = true;
-            loop {
-                // Woken by new findings; every few seconds anyway, for retries.
-                let stop = match rx.recv_timeout(Duration::from_secs(3)) {
-                    Ok(()) => false,
-                    Err(RecvTimeoutError::Timeout) => false,
-                    Err(RecvTimeoutError::Disconnected) => true,
-                };
-                while rx.try_recv().is_ok() {}
-                match crate::findings_cmd::notify_quiet(&mut st, &shared.config) {
-                    Ok((healthy, failures)) => {
-                        shared.metrics.notify_failures(failures);
-                        if healthy != last {
-                            eprintln!(
-                                "mamori: notifications {}",
-                                if healthy {
-                                    "healthy again"
-                                } else {
-                                    "failing; retrying with backoff"
-                                }
-                            );
-                        }
-                        last = healthy;
-                    }
-                    Err(e) => eprintln!("mamori: notify: {e:#}"),
-                }
-                if stop {
-                    return;
-                }
-            }
-        })
-        .context("starting the notifier thread")?;
-    Ok((tx, h))
 }
 
 struct Pipeline {
@@ -566,7 +516,7 @@ impl Pipeline {
         Ok(report.events_written)
     }
 
-    /// Records what the rules found as findings, enriches new ones, wakes the notifier.
+    /// Records what the rules found as findings and hands them to the notifier thread.
     fn detections(&mut self) -> Result<()> {
         if self.detector.found.is_empty() && self.detector.products.is_empty() {
             return Ok(());
@@ -598,23 +548,10 @@ impl Pipeline {
         let sum = crate::findings_cmd::record(&mut self.findings, all).context(
             "recording findings (detections are kept in detections/; `findings import` retries)",
         )?;
-        let store = self
-            .shared
-            .store
-            .read()
-            .map_err(|_| anyhow::anyhow!("store lock poisoned"))?;
-        if let Err(e) =
-            self.shared
-                .enricher
-                .enrich_findings(&mut self.findings, &sum.touched, Some(&store))
-        {
-            eprintln!("mamori: enrichment: {e:#}");
-        }
-        drop(store);
         self.shared
             .metrics
             .findings(sum.created as u64, sum.updated as u64);
-        self.shared.wake_notifier();
+        self.shared.after_findings(sum.touched);
         Ok(())
     }
 
