@@ -101,31 +101,34 @@ def main():
     accepted, i, t0 = 0, 0, time.time()
     per_second = max(1, a.rate // a.batch)
     peak = 0
+    # Requests are paced evenly (one batch every batch/rate seconds), not sent in bursts.
+    k = 0
     while time.time() - t0 < a.seconds:
-        sec_start = time.time()
-        for b in range(per_second):
-            now = time.time()
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + "Z"
-            # String formatting, not json.dumps: the client must not be what limits the rate.
-            lines = [LINE % (stamp, (i + k) % 250, i + k) for k in range(a.batch)]
-            i += a.batch
-            if b == 0:
-                user = "load-user-%d" % i
-                lines[0] = json.dumps(event(i, now, "ConsoleLogin", user, {
-                    "eventSource": "signin.amazonaws.com", "eventType": "AwsConsoleSignIn",
-                    "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "No"}}))
-                i += 1
-                with lock:
-                    sent_at[user] = now
-            st, r = call(base, "POST", "/api/ingest?source=cloudtrail", token, ("\n".join(lines) + "\n").encode())
-            accepted += r["accepted"]
-        with open("/proc/%d/status" % proc.pid) as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    peak = max(peak, int(line.split()[1]))
-        spare = 1 - (time.time() - sec_start)
-        if spare > 0:
-            time.sleep(spare)
+        due = t0 + k * a.batch / a.rate
+        wait = due - time.time()
+        if wait > 0:
+            time.sleep(wait)
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + "Z"
+        # String formatting, not json.dumps: the client must not be what limits the rate.
+        lines = [LINE % (stamp, (i + j) % 250, i + j) for j in range(a.batch)]
+        i += a.batch
+        if k % per_second == 0:
+            user = "load-user-%d" % i
+            lines[0] = json.dumps(event(i, now, "ConsoleLogin", user, {
+                "eventSource": "signin.amazonaws.com", "eventType": "AwsConsoleSignIn",
+                "responseElements": {"ConsoleLogin": "Success"}, "additionalEventData": {"MFAUsed": "No"}}))
+            i += 1
+            with lock:
+                sent_at[user] = now
+        st, r = call(base, "POST", "/api/ingest?source=cloudtrail", token, ("\n".join(lines) + "\n").encode())
+        accepted += r["accepted"]
+        k += 1
+        if k % per_second == 0:
+            with open("/proc/%d/status" % proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]))
     elapsed = time.time() - t0
     stop.set(); qt.join()
     time.sleep(5)

@@ -248,7 +248,7 @@ impl Enricher {
         touched: &[(String, bool)],
         store: Option<&mamori_store::Store>,
     ) -> Result<usize> {
-        self.enrich_findings_with(st, touched, |opts| {
+        self.enrich_findings_with(st, touched, true, |opts| {
             store.and_then(|s| match Engine::open(s, opts) {
                 Ok(e) => Some(e),
                 Err(e) => {
@@ -261,18 +261,24 @@ impl Enricher {
 
     /// As [`Enricher::enrich_findings`], with the query engine over the
     /// findings' time range (`None`: no store) opened by `open`, so that a
-    /// caller sharing the store holds its lock only while the engine opens.
+    /// caller sharing the store holds its lock only while the engine opens;
+    /// the related activity (the slow part) only if `related`.
     pub fn enrich_findings_with(
         &self,
         st: &mut FindingStore,
         touched: &[(String, bool)],
+        related: bool,
         open: impl FnOnce(&EngineOptions) -> Option<Engine>,
     ) -> Result<usize> {
         let mut findings = Vec::new();
         for (id, new) in touched {
             findings.push((st.get(id)?, *new));
         }
-        let engine = if findings.is_empty() {
+        // The store is needed for travel (findings of several events) and related activity.
+        let needs_store = findings
+            .iter()
+            .any(|(f, new)| f.count > 1 || (related && *new && self.related_window_us > 0));
+        let engine = if !needs_store {
             None
         } else {
             let w = self.related_window_us.max(0);
@@ -342,7 +348,7 @@ impl Enricher {
             if let Some(t) = travel {
                 add.push(("travel", t));
             }
-            if let (Some(eng), true) = (&engine, new && self.related_window_us > 0) {
+            if let (Some(eng), true) = (&engine, related && new && self.related_window_us > 0) {
                 match self.related_of(eng, f) {
                     Ok(r) if !r.is_empty() => add.push(("related", Value::Array(r))),
                     Ok(_) => {}

@@ -345,6 +345,20 @@ fn ingest_search_detect_and_work_a_finding() {
     let id = f["id"].as_str().expect("id");
     let one = s.ok("GET", &format!("/api/findings/{id}"), &analyst, Value::Null);
     assert_eq!(one["finding"]["status"], "NEW");
+    // The related activity is added off the pipeline, after the finding is recorded.
+    let related = s.wait_for(15, "the finding's related activity", || {
+        let f = s.ok("GET", &format!("/api/findings/{id}"), &analyst, Value::Null);
+        f["finding"]["enrichment"]["related"]
+            .as_array()
+            .filter(|r| !r.is_empty())
+            .cloned()
+    });
+    assert!(
+        related
+            .iter()
+            .any(|r| r.to_string().contains("ConsoleLogin")),
+        "{related:?}"
+    );
     let tl = s.ok(
         "GET",
         &format!("/api/findings/{id}/timeline"),

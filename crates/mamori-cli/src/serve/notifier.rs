@@ -2,9 +2,10 @@
 //! (GeoIP, threat lists, travel, related activity: queries over the store)
 //! and notification both take time the pipeline must not wait for, so the
 //! pipeline hands each commit's new and updated findings here and goes on
-//! committing. Here they are enriched first, so messages carry the
-//! enrichment, then every channel is told; failed deliveries are retried
-//! every few seconds.
+//! committing. Here they are enriched (places, threat lists, travel), every
+//! channel is told, and then new findings get their related activity, the
+//! slow part, which the console and `findings show` present; failed
+//! deliveries are retried every few seconds.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -50,11 +51,17 @@ fn run(shared: &Shared, rx: &mpsc::Receiver<Touched>) {
         while let Ok(t) = rx.try_recv() {
             touched.extend(t);
         }
+        // What a message shows (addresses' places, threat-list hits, travel)
+        // comes before the message; the related activity, queries over the
+        // day around each new finding, after it: the page must not wait.
         if !touched.is_empty() {
-            enrich(shared, &mut st, &touched);
+            enrich(shared, &mut st, &touched, false);
         }
         if !shared.config.notify.is_empty() {
             healthy_before = notify(shared, &mut st, healthy_before);
+        }
+        if touched.iter().any(|(_, new)| *new) {
+            enrich(shared, &mut st, &touched, true);
         }
         if stop {
             return;
@@ -62,7 +69,7 @@ fn run(shared: &Shared, rx: &mpsc::Receiver<Touched>) {
     }
 }
 
-fn enrich(shared: &Shared, st: &mut FindingStore, touched: &Touched) {
+fn enrich(shared: &Shared, st: &mut FindingStore, touched: &Touched, related: bool) {
     // The read lock only while the engine lists the segments: commits go on
     // while the enrichment's queries run.
     let open = |opts: &EngineOptions| {
@@ -75,7 +82,10 @@ fn enrich(shared: &Shared, st: &mut FindingStore, touched: &Touched) {
             }
         }
     };
-    if let Err(e) = shared.enricher.enrich_findings_with(st, touched, open) {
+    if let Err(e) = shared
+        .enricher
+        .enrich_findings_with(st, touched, related, open)
+    {
         eprintln!("mamori: enrichment: {e:#}");
     }
 }
