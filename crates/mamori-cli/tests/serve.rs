@@ -545,7 +545,7 @@ fn acknowledged_events_survive_a_crash_and_a_graceful_stop() {
     );
 }
 
-/// A commit a second makes a segment a second: the service merges them as it
+/// Each commit makes a segment per partition: the service merges them as it
 /// goes, loses nothing doing so, and does not checkpoint each request.
 #[test]
 fn small_commits_are_merged_while_serving() {
