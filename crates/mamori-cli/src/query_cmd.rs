@@ -255,7 +255,82 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
         println!("{}\n\n{}", compiled.sql, engine.explain(&compiled.sql)?);
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(limit) = mamori_query::newest::windowed_limit(&parsed, opts.default_limit) {
+        // Newest first, the newest windows are read first and the rest only if needed.
+        let Some(span) = span_of(&store, &compiled.sources, start, end) else {
+            return Ok(print(&engine, &compiled.sql, args.run.output)?);
+        };
+        let (schema, batches) =
+            mamori_query::newest::run_newest_first(&engine, &parsed, &opts, span, limit)?;
+        return Ok(print_batches(schema, &batches, args.run.output)?);
+    }
     Ok(print(&engine, &compiled.sql, args.run.output)?)
+}
+
+/// The time span (µs, end exclusive) of the event files a query reads, within its range.
+fn span_of(
+    store: &mamori_store::Store,
+    sources: &[String],
+    start: Option<i64>,
+    end: Option<i64>,
+) -> Option<(i64, i64)> {
+    let files = store.files().filter(|f| {
+        f.source != "dead_letter"
+            && (sources.is_empty() || sources.contains(&f.source))
+            && start.is_none_or(|s| f.max_time >= s)
+            && end.is_none_or(|e| f.min_time < e)
+    });
+    let (lo, hi) = files.fold((i64::MAX, i64::MIN), |(lo, hi), f| {
+        (lo.min(f.min_time), hi.max(f.max_time.saturating_add(1)))
+    });
+    let lo = start.map_or(lo, |s| s.max(lo));
+    let hi = end.map_or(hi, |e| e.min(hi));
+    (lo < hi).then_some((lo, hi))
+}
+
+/// Prints rows already computed, as [`print`] does.
+fn print_batches(
+    schema: Option<mamori_query::output::SchemaRef>,
+    batches: &[mamori_query::output::RecordBatch],
+    output: Output,
+) -> Result<ExitCode, QueryError> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let io = |e: std::io::Error| QueryError::Engine(e.to_string());
+    let arrow = |e: ArrowError| QueryError::Engine(e.to_string());
+    // A table shows its header even with no rows (as `print` does); CSV and JSON print nothing.
+    let empty;
+    let batches = match (batches.is_empty() && output == Output::Table, schema) {
+        (true, Some(s)) => {
+            empty = [mamori_query::output::RecordBatch::new_empty(s)];
+            &empty[..]
+        }
+        _ => batches,
+    };
+    match output {
+        Output::Table => {
+            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+            writeln!(
+                out,
+                "{}",
+                mamori_query::output::table(batches).map_err(arrow)?
+            )
+            .map_err(io)?;
+            eprintln!("{rows} row(s)");
+        }
+        Output::Json => {
+            for b in batches {
+                mamori_query::output::json_lines(b, &mut out).map_err(arrow)?;
+            }
+        }
+        Output::Csv => {
+            for (i, b) in batches.iter().enumerate() {
+                mamori_query::output::csv(b, i == 0, &mut out).map_err(arrow)?;
+            }
+        }
+    }
+    out.flush().map_err(io)?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Runs `mamori sql`.

@@ -248,3 +248,68 @@ fn pattern_diff_compares_templates_with_the_day_before() {
         text(&out.stderr)
     );
 }
+
+/// A row-wise query read newest first runs in widening windows from the
+/// newest day back: its rows are exactly those of the same query run in one
+/// pass (`dedup @ptr` before the limit changes nothing in the rows but keeps
+/// it off the windowed path). The store holds the samples and three events a
+/// day over the 40 days before them, so limits end in the first window, in
+/// later ones, and past the oldest.
+#[test]
+fn newest_first_windows_give_the_rows_of_one_pass() {
+    let dir = ingested();
+    let days: String = (0..120)
+        .map(|i| {
+            let t = 1_760_000_000 + (i / 3) * 86_400 + (i % 3) * 3_600;
+            format!(
+                "{{\"eventVersion\":\"1.08\",\"eventTime\":\"{}\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"eventID\":\"w-{i}\",\"sourceIPAddress\":\"192.0.2.{}\"}}\n",
+                mamori_event::Timestamp(t * 1_000_000),
+                i % 7
+            )
+        })
+        .collect();
+    let file = dir.path().join("days.json");
+    std::fs::write(&file, days).expect("write");
+    let out = mamori(&["ingest", &file.display().to_string()], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let queries = [
+        "fields @timestamp, @source, eventName | limit 3",
+        "fields @timestamp, @source, eventName, @message",
+        "filter sourceIPAddress = '192.0.2.3' | fields @timestamp, eventName | limit 10",
+        "filter eventName = 'GetObject' | sort @timestamp desc | display @timestamp, eventName, sourceIPAddress | limit 70",
+        "filter eventName = 'NoSuchOperation' | fields @timestamp, eventName",
+    ];
+    for q in queries {
+        let one_pass = match q.rsplit_once(" | limit") {
+            Some((head, n)) => format!("{head} | dedup @ptr | limit{n}"),
+            None => format!("{q} | dedup @ptr"),
+        };
+        for output in ["json", "csv"] {
+            let windowed = mamori(&["query", q, "--output", output], dir.path());
+            let whole = mamori(&["query", &one_pass, "--output", output], dir.path());
+            assert!(windowed.status.success(), "{q}: {}", text(&windowed.stderr));
+            assert!(
+                whole.status.success(),
+                "{one_pass}: {}",
+                text(&whole.stderr)
+            );
+            assert_eq!(
+                text(&windowed.stdout),
+                text(&whole.stdout),
+                "{q} ({output})"
+            );
+        }
+    }
+    // Everything, newest first, across the whole span.
+    let all = mamori(
+        &["query", "fields @timestamp | limit 1000", "--output", "csv"],
+        dir.path(),
+    );
+    let times: Vec<String> = text(&all.stdout)
+        .lines()
+        .skip(1)
+        .map(String::from)
+        .collect();
+    assert_eq!(times.len(), 42 + 120, "{times:?}");
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+}

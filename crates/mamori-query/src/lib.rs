@@ -12,6 +12,7 @@ mod error;
 mod expr;
 mod functions;
 mod lexer;
+pub mod newest;
 pub mod output;
 pub mod parser;
 pub mod pattern;

@@ -1,8 +1,10 @@
 //! Rendering results: an aligned table, JSON (one object per row) or CSV.
 
 pub use datafusion::arrow::array::ArrayRef;
-use datafusion::arrow::array::{RecordBatch, StringArray};
+pub use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::array::StringArray;
 use datafusion::arrow::datatypes::DataType;
+pub use datafusion::arrow::datatypes::SchemaRef;
 pub use datafusion::arrow::error::ArrowError;
 
 /// An aligned text table.

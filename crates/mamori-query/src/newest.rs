@@ -1,0 +1,90 @@
+//! Newest-first search in widening time windows. A row-wise query read
+//! newest first with a limit — `filter sourceIPAddress = '…' | limit 100`,
+//! Insights' default order — needs only the newest rows that match, yet
+//! `ORDER BY time DESC LIMIT n` over the whole range reads every file. Run
+//! over the newest day, then the two days before it, then four, …, it stops
+//! as soon as the limit is met. Windows are disjoint in time and the order
+//! (time, then uid) is total, so the rows are exactly those of one run over
+//! the whole range.
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+
+use crate::ast::{Command, Expr, Query};
+use crate::compile::{compile, CompileOptions};
+use crate::{Engine, QueryError};
+
+const DAY_US: i64 = 86_400_000_000;
+
+/// The row limit of `q` if it can run in windows: only row-wise commands
+/// (filter, fields, display), sorted by nothing or by `@timestamp desc`
+/// alone, with its one `limit` (if any) last, and no field named `@timestamp`.
+pub fn windowed_limit(q: &Query, default_limit: u64) -> Option<u64> {
+    let n = q.commands.len();
+    let mut limit = default_limit;
+    for (i, c) in q.commands.iter().enumerate() {
+        match c {
+            Command::Filter(_) | Command::Unmask => {}
+            Command::Fields(items) | Command::Display(items) => {
+                if items
+                    .iter()
+                    .any(|it| it.alias.as_deref() == Some("@timestamp"))
+                {
+                    return None;
+                }
+            }
+            Command::Sort(keys) => {
+                let by_time_desc = matches!(keys.as_slice(), [k] if k.desc
+                    && matches!(&k.expr, Expr::Field(p, _) if p.len() == 1 && p[0] == "@timestamp"));
+                if !by_time_desc {
+                    return None;
+                }
+            }
+            Command::Limit(k) if i + 1 == n => limit = *k,
+            _ => return None,
+        }
+    }
+    Some(limit)
+}
+
+/// Runs `q` over `[lo, hi)` (µs: the span of the files registered, within
+/// the query's range) newest window first, until `limit` rows are found.
+pub fn run_newest_first(
+    engine: &Engine,
+    q: &Query,
+    opts: &CompileOptions,
+    (lo, hi): (i64, i64),
+    limit: u64,
+) -> Result<(Option<SchemaRef>, Vec<RecordBatch>), QueryError> {
+    let mut batches: Vec<RecordBatch> = Vec::new();
+    let mut schema = None;
+    let mut rows = 0u64;
+    let (mut end, mut width) = (hi, DAY_US);
+    while end > lo && rows < limit {
+        let start = end.saturating_sub(width).max(lo);
+        let window = CompileOptions {
+            start: Some(start),
+            end: Some(end),
+            ..opts.clone()
+        };
+        let c = compile(q, &window)?;
+        let r = engine.run(&c.sql)?;
+        schema.get_or_insert(r.schema);
+        for b in r.batches {
+            let left = (limit - rows) as usize;
+            if left == 0 {
+                break;
+            }
+            let b = if b.num_rows() > left {
+                b.slice(0, left)
+            } else {
+                b
+            };
+            rows += b.num_rows() as u64;
+            batches.push(b);
+        }
+        end = start;
+        width = width.saturating_mul(2);
+    }
+    Ok((schema, batches))
+}
