@@ -268,7 +268,7 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
 }
 
 /// The time span (µs, end exclusive) of the event files a query reads, within its range.
-fn span_of(
+pub(crate) fn span_of(
     store: &mamori_store::Store,
     sources: &[String],
     start: Option<i64>,

@@ -594,6 +594,28 @@ fn small_commits_are_merged_while_serving() {
         .and_then(|v| v.trim().parse::<u64>().ok());
     assert!(merged.is_some_and(|n| n >= 16), "{m}");
     assert_eq!(s.count(user), 100, "nothing lost or doubled by the merge");
+    // A newest-first search pages through the API (it runs in time windows).
+    let page = s.ok(
+        "POST",
+        "/api/query",
+        &s.admin,
+        json!({ "query": "filter eventName like /^Op/ | fields @timestamp, eventName", "limit": 30 }),
+    );
+    let rows = page["rows"].as_array().expect("rows");
+    assert_eq!(
+        (rows.len(), &page["truncated"]),
+        (30, &json!(true)),
+        "{page}"
+    );
+    assert_eq!(rows[0]["eventName"], "Op19", "newest first: {page}");
+    let few = s.ok(
+        "POST",
+        "/api/query",
+        &s.admin,
+        json!({ "query": "filter eventName = 'Op3' | fields eventName | limit 100", "limit": 30 }),
+    );
+    assert_eq!(few["rows"].as_array().map(Vec::len), Some(5), "{few}");
+    assert_eq!(few["truncated"], json!(false), "{few}");
     assert_eq!(s.stop(), Some(0), "{}", s.output());
     let manifest = std::fs::read_to_string(data.join("manifest.jsonl")).expect("manifest");
     assert!(

@@ -46,27 +46,68 @@ fn query_error(e: QueryError) -> ApiError {
 }
 
 /// Rows as JSON objects, at most `limit`; whether more were cut.
+/// Appends `b`'s rows to `out` as JSON objects; `Cancelled` once `limit` is passed.
+fn push_rows(
+    b: &mamori_query::output::RecordBatch,
+    out: &mut Vec<Value>,
+    limit: usize,
+    truncated: &mut bool,
+) -> Result<(), QueryError> {
+    let mut buf = Vec::new();
+    mamori_query::output::json_lines(b, &mut buf).map_err(|e| QueryError::Engine(e.to_string()))?;
+    for line in buf.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
+        if out.len() >= limit {
+            *truncated = true;
+            return Err(QueryError::Cancelled);
+        }
+        out.push(serde_json::from_slice(line).map_err(|e| QueryError::Engine(e.to_string()))?);
+    }
+    Ok(())
+}
+
 fn rows(engine: &Engine, sql: &str, limit: usize) -> ApiResult<(Vec<String>, Vec<Value>, bool)> {
     let mut out = Vec::new();
     let mut truncated = false;
-    let arrow = |e: mamori_query::output::ArrowError| QueryError::Engine(e.to_string());
-    let r = engine.stream(sql, |b| {
-        let mut buf = Vec::new();
-        mamori_query::output::json_lines(b, &mut buf).map_err(arrow)?;
-        for line in buf.split(|&c| c == b'\n').filter(|l| !l.is_empty()) {
-            if out.len() >= limit {
-                truncated = true;
-                return Err(QueryError::Cancelled);
-            }
-            out.push(serde_json::from_slice(line).map_err(|e| QueryError::Engine(e.to_string()))?);
-        }
-        Ok(())
-    });
+    let r = engine.stream(sql, |b| push_rows(b, &mut out, limit, &mut truncated));
     let columns = match r {
         Ok(schema) => schema.fields().iter().map(|f| f.name().clone()).collect(),
         Err(QueryError::Cancelled) if truncated => Vec::new(),
         Err(e) => return Err(query_error(e)),
     };
+    with_columns(columns, out, truncated)
+}
+
+/// A row-wise query read newest first: newest windows first (see `mamori_query::newest`).
+fn newest_rows(
+    e: &Engine,
+    parsed: &mamori_query::ast::Query,
+    opts: &CompileOptions,
+    span: (i64, i64),
+    query_limit: u64,
+    limit: usize,
+) -> ApiResult<(Vec<String>, Vec<Value>, bool)> {
+    // One row past the page tells whether there are more.
+    let want = query_limit.min(limit as u64 + 1);
+    let (schema, batches) =
+        mamori_query::newest::run_newest_first(e, parsed, opts, span, want).map_err(query_error)?;
+    let (mut out, mut truncated) = (Vec::new(), false);
+    for b in &batches {
+        match push_rows(b, &mut out, limit, &mut truncated) {
+            Err(QueryError::Cancelled) => break,
+            r => r.map_err(query_error)?,
+        }
+    }
+    let columns = schema
+        .map(|s| s.fields().iter().map(|f| f.name().clone()).collect())
+        .unwrap_or_default();
+    with_columns(columns, out, truncated)
+}
+
+fn with_columns(
+    columns: Vec<String>,
+    out: Vec<Value>,
+    truncated: bool,
+) -> ApiResult<(Vec<String>, Vec<Value>, bool)> {
     let columns = if columns.is_empty() {
         out.first()
             .and_then(Value::as_object)
@@ -149,6 +190,22 @@ pub async fn query(
                 },
             )?;
             e.prepare(&compiled).map_err(query_error)?;
+            if let Some(query_limit) =
+                mamori_query::newest::windowed_limit(&parsed, opts.default_limit)
+            {
+                let span = {
+                    let store = s
+                        .store
+                        .read()
+                        .map_err(|_| ApiError::internal("store lock poisoned"))?;
+                    crate::query_cmd::span_of(&store, &compiled.sources, start, end)
+                };
+                if let Some(span) = span {
+                    let (columns, rows, truncated) =
+                        newest_rows(&e, &parsed, &opts, span, query_limit, limit)?;
+                    return Ok((compiled.sql, columns, rows, truncated));
+                }
+            }
             let (columns, rows, truncated) = rows(&e, &compiled.sql, limit)?;
             Ok((compiled.sql, columns, rows, truncated))
         })();
