@@ -193,14 +193,7 @@ fn print(engine: &Engine, sql: &str, output: Output) -> Result<ExitCode, QueryEr
     match output {
         Output::Table => {
             let r = engine.run(sql)?;
-            let rows: usize = r.batches.iter().map(|b| b.num_rows()).sum();
-            writeln!(
-                out,
-                "{}",
-                mamori_query::output::table(&r.batches).map_err(arrow)?
-            )
-            .map_err(io)?;
-            eprintln!("{rows} row(s)");
+            return print_batches(Some(r.schema), &r.batches, output);
         }
         Output::Json => {
             engine.stream(sql, |b| {

@@ -161,29 +161,28 @@ impl Shared {
         Ok((events, rejected, reasons))
     }
 
-    /// Queues an arrival; blocks while the pipeline is QUEUE arrivals behind.
-    pub fn submit(&self, a: Arrival) -> Result<()> {
-        self.metrics.received(&a.channel, &a.parsed);
-        let tx = self
-            .tx
+    /// The pipeline's queue, unless the service is stopping.
+    fn sender(&self) -> Result<SyncSender<Msg>> {
+        self.tx
             .lock()
             .map_err(|_| anyhow::anyhow!("pipeline lock poisoned"))?
             .clone()
-            .context("the service is stopping")?;
-        tx.send(Msg::Arrival(a))
+            .context("the service is stopping")
+    }
+
+    /// Queues an arrival; blocks while the pipeline is QUEUE arrivals behind.
+    pub fn submit(&self, a: Arrival) -> Result<()> {
+        self.metrics.received(&a.channel, &a.parsed);
+        self.sender()?
+            .send(Msg::Arrival(a))
             .map_err(|_| anyhow::anyhow!("the pipeline has stopped"))
     }
 
     /// Commits everything queued so far and waits for it.
     pub fn flush(&self) -> Result<()> {
-        let tx = self
-            .tx
-            .lock()
-            .map_err(|_| anyhow::anyhow!("pipeline lock poisoned"))?
-            .clone()
-            .context("the service is stopping")?;
         let (done_tx, done_rx) = mpsc::channel();
-        tx.send(Msg::Flush(done_tx))
+        self.sender()?
+            .send(Msg::Flush(done_tx))
             .map_err(|_| anyhow::anyhow!("the pipeline has stopped"))?;
         done_rx
             .recv()

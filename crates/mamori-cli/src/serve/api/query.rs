@@ -119,11 +119,15 @@ fn with_columns(
     Ok((columns, out, truncated))
 }
 
-fn engine(s: &Shared, opts: &EngineOptions) -> ApiResult<Engine> {
-    let store = s
-        .store
+/// The store, read-locked.
+fn read_store(s: &Shared) -> ApiResult<std::sync::RwLockReadGuard<'_, mamori_store::Store>> {
+    s.store
         .read()
-        .map_err(|_| ApiError::internal("store lock poisoned"))?;
+        .map_err(|_| ApiError::internal("store lock poisoned"))
+}
+
+fn engine(s: &Shared, opts: &EngineOptions) -> ApiResult<Engine> {
+    let store = read_store(s)?;
     Engine::open(&store, opts).map_err(query_error)
 }
 
@@ -169,10 +173,7 @@ pub async fn query(
             }
             let parsed = mamori_query::parse(&text).map_err(|e| ApiError::bad(e.to_string()))?;
             let only_cloudtrail = {
-                let store = s
-                    .store
-                    .read()
-                    .map_err(|_| ApiError::internal("store lock poisoned"))?;
+                let store = read_store(&s)?;
                 crate::query_cmd::only_cloudtrail(&store, start, end)
             };
             let opts = CompileOptions {
@@ -194,10 +195,7 @@ pub async fn query(
                 mamori_query::newest::windowed_limit(&parsed, opts.default_limit)
             {
                 let span = {
-                    let store = s
-                        .store
-                        .read()
-                        .map_err(|_| ApiError::internal("store lock poisoned"))?;
+                    let store = read_store(&s)?;
                     crate::query_cmd::span_of(&store, &compiled.sources, start, end)
                 };
                 if let Some(span) = span {
