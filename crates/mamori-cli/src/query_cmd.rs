@@ -150,20 +150,18 @@ pub(crate) fn time_range(
     Ok((start, end))
 }
 
-fn engine(
+fn engine_options(
     run: &RunArgs,
-    store: &mamori_store::Store,
     sources: Vec<String>,
     (start, end): (Option<i64>, Option<i64>),
-) -> Result<Engine> {
-    let opts = EngineOptions {
+) -> EngineOptions {
+    EngineOptions {
         memory_limit: run.memory.max(16) << 20,
         start,
         end,
         sources,
         ..EngineOptions::default()
-    };
-    Ok(Engine::open(store, &opts)?)
+    }
 }
 
 /// Whether every event file in the range is CloudTrail's.
@@ -237,11 +235,12 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
         ..CompileOptions::default()
     };
     let compiled = mamori_query::compile(&parsed, &opts)?;
-    let engine = engine(
-        &args.run,
+    let engine = Engine::open(
         &store,
-        compiled.sources.clone(),
-        (files_from, end),
+        &EngineOptions {
+            raw_as_view: parsed.rows_end_in_stats(),
+            ..engine_options(&args.run, compiled.sources.clone(), (files_from, end))
+        },
     )?;
     engine.prepare(&compiled)?;
     if args.run.explain {
@@ -330,7 +329,10 @@ fn print_batches(
 pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
     // A time range prunes the files registered; the SQL itself is the user's.
     let (_, store) = open_ro(&args.run.data, config)?;
-    let engine = engine(&args.run, &store, Vec::new(), range(&args.run)?)?;
+    let engine = Engine::open(
+        &store,
+        &engine_options(&args.run, Vec::new(), range(&args.run)?),
+    )?;
     if args.run.explain {
         println!("{}", engine.explain(&args.sql)?);
         return Ok(ExitCode::SUCCESS);

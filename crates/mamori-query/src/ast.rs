@@ -12,6 +12,33 @@ pub struct Query {
     pub commands: Vec<Command>,
 }
 
+impl Query {
+    /// Whether rows leave the scan only through `stats`: filters and field
+    /// expressions may read the original record, but nothing sorts, limits,
+    /// deduplicates or returns whole rows before the first `stats`. Such a
+    /// query can read `raw` as views of the decompressed pages, since no
+    /// operator keeps those pages alive by holding rows.
+    pub fn rows_end_in_stats(&self) -> bool {
+        for c in &self.commands {
+            match c {
+                Command::Stats { .. } => return true,
+                Command::Fields(_)
+                | Command::Display(_)
+                | Command::Filter(_)
+                | Command::Parse { .. }
+                | Command::Unmask => {}
+                Command::Sort(_)
+                | Command::Limit(_)
+                | Command::Dedup(_)
+                | Command::Pattern(_)
+                | Command::Diff(_)
+                | Command::Anomaly => return false,
+            }
+        }
+        false
+    }
+}
+
 /// What `SOURCE logGroups(…)` / `SOURCE dataSource([…])` selects.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SourceSelect {
@@ -221,5 +248,28 @@ impl Expr {
             Expr::Field(segs, _) => Some(segs.join(".")),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rows_end_in_stats_only_when_nothing_holds_rows_before_it() {
+        let ends = |q: &str| crate::parse(q).map(|q| q.rows_end_in_stats()).ok();
+        assert_eq!(
+            ends("filter a = 1 | fields b | stats count(*) by b"),
+            Some(true)
+        );
+        assert_eq!(
+            ends("parse @message 'x=*' as x | stats count(*) by x | sort x | limit 3"),
+            Some(true)
+        );
+        assert_eq!(ends("fields a | limit 5"), Some(false));
+        assert_eq!(
+            ends("sort @timestamp desc | limit 10 | stats count(*)"),
+            Some(false)
+        );
+        assert_eq!(ends("dedup a | stats count(*)"), Some(false));
+        assert_eq!(ends("pattern @message"), Some(false));
     }
 }

@@ -44,6 +44,12 @@ pub struct EngineOptions {
     pub end: Option<i64>,
     /// Source kinds to register (empty: all).
     pub sources: Vec<String>,
+    /// Read `raw` as `Utf8View`: no copy of each record out of its decompressed
+    /// page, which makes a scan of the original records about 15 % faster, but
+    /// every row held (sorted, limited, collected) keeps its whole page alive.
+    /// Only for queries whose rows end in an aggregate
+    /// ([`crate::Query::rows_end_in_stats`]).
+    pub raw_as_view: bool,
 }
 
 impl Default for EngineOptions {
@@ -54,6 +60,7 @@ impl Default for EngineOptions {
             start: None,
             end: None,
             sources: Vec::new(),
+            raw_as_view: false,
         }
     }
 }
@@ -71,6 +78,7 @@ pub struct Engine {
     ctx: SessionContext,
     runtime: tokio::runtime::Runtime,
     budget_mb: usize,
+    raw_as_view: bool,
 }
 
 fn engine_err(e: impl std::fmt::Display) -> QueryError {
@@ -137,6 +145,7 @@ impl Engine {
             ctx,
             runtime,
             budget_mb: opts.memory_limit >> 20,
+            raw_as_view: opts.raw_as_view,
         };
         engine.register("events", &base, &files)?;
         for kind in mamori_event::SourceKind::ALL {
@@ -151,7 +160,7 @@ impl Engine {
     }
 
     fn register(&self, name: &str, base: &str, files: &[&FileEntry]) -> Result<(), QueryError> {
-        let schema = mamori_store::schema::schema();
+        let schema = table_schema(self.raw_as_view);
         if files.is_empty() {
             let empty = MemTable::try_new(schema, vec![vec![]]).map_err(engine_err)?;
             self.ctx
@@ -358,4 +367,21 @@ fn pattern_batch(m: &Miner, st: &PatternStage) -> Result<RecordBatch, ArrowError
         add(d, DataType::Utf8, Arc::new(StringArray::from(description)));
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+/// The store's schema as the engine reads it, `raw` as `Utf8View` when asked.
+fn table_schema(raw_as_view: bool) -> SchemaRef {
+    let store = mamori_store::schema::schema();
+    if !raw_as_view {
+        return store;
+    }
+    let fields: Vec<Field> = store
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "raw" => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, store.metadata().clone()))
 }

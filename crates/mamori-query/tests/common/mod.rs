@@ -51,14 +51,32 @@ pub fn store_dir() -> &'static Path {
     .path()
 }
 
+fn open_engine(raw_as_view: bool) -> Engine {
+    let store = Store::open_read_only(store_dir()).expect("store");
+    let opts = EngineOptions {
+        threads: 2,
+        raw_as_view,
+        ..EngineOptions::default()
+    };
+    Engine::open(&store, &opts).expect("engine")
+}
+
 pub fn engine() -> &'static Engine {
     static ENGINE: OnceLock<Engine> = OnceLock::new();
-    ENGINE.get_or_init(|| {
-        let store = Store::open_read_only(store_dir()).expect("store");
-        let opts = EngineOptions {
-            threads: 2,
-            ..EngineOptions::default()
-        };
-        Engine::open(&store, &opts).expect("engine")
-    })
+    ENGINE.get_or_init(|| open_engine(false))
+}
+
+/// The engine `mamori query` uses for a query whose rows end in `stats`: `raw` read as views.
+pub fn view_engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(|| open_engine(true))
+}
+
+/// The engine `mamori query` picks for `q`.
+pub fn engine_for(q: &mamori_query::ast::Query) -> &'static Engine {
+    if q.rows_end_in_stats() {
+        view_engine()
+    } else {
+        engine()
+    }
 }

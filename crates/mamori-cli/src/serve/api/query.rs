@@ -187,6 +187,7 @@ pub async fn query(
                 &s,
                 &EngineOptions {
                     sources: compiled.sources.clone(),
+                    raw_as_view: parsed.rows_end_in_stats(),
                     ..base_opts(start, end)
                 },
             )?;
