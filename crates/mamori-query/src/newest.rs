@@ -10,7 +10,7 @@
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
-use crate::ast::{Command, Expr, Query};
+use crate::ast::{BinOp, Command, Expr, Query};
 use crate::compile::{compile, CompileOptions};
 use crate::{Engine, QueryError};
 
@@ -18,12 +18,15 @@ const DAY_US: i64 = 86_400_000_000;
 
 /// The row limit of `q` if it can run in windows: only row-wise commands
 /// (filter, fields, display), sorted by nothing or by `@timestamp desc`
-/// alone, with its one `limit` (if any) last, and no field named `@timestamp`.
+/// alone, with its one `limit` (if any) last, no field named `@timestamp`, and
+/// not a lookup by event id (which the bloom filters answer in one pass).
 pub fn windowed_limit(q: &Query, default_limit: u64) -> Option<u64> {
     let n = q.commands.len();
     let mut limit = default_limit;
     for (i, c) in q.commands.iter().enumerate() {
         match c {
+            // One event per id: a lookup reads every window anyway, so one pass is cheaper.
+            Command::Filter(e) if is_id_lookup(e) => return None,
             Command::Filter(_) | Command::Unmask => {}
             Command::Fields(items) | Command::Display(items) => {
                 if items
@@ -45,6 +48,18 @@ pub fn windowed_limit(q: &Query, default_limit: u64) -> Option<u64> {
         }
     }
     Some(limit)
+}
+
+/// `eventID = '…'` (or `uid`), alone or and-ed with other tests.
+fn is_id_lookup(e: &Expr) -> bool {
+    let is_id = |e: &Expr| matches!(e, Expr::Field(p, _) if p.len() == 1 && (p[0] == "eventID" || p[0] == "uid"));
+    match e {
+        Expr::Binary(a, BinOp::And, b) => is_id_lookup(a) || is_id_lookup(b),
+        Expr::Binary(a, BinOp::Eq, b) => {
+            (is_id(a) && matches!(**b, Expr::Str(_))) || (is_id(b) && matches!(**a, Expr::Str(_)))
+        }
+        _ => false,
+    }
 }
 
 /// Runs `q` over `[lo, hi)` (µs: the span of the files registered, within
@@ -87,4 +102,32 @@ pub fn run_newest_first(
         width = width.saturating_mul(2);
     }
     Ok((schema, batches))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::windowed_limit;
+
+    fn limit(q: &str) -> Option<u64> {
+        windowed_limit(&crate::parse(q).ok()?, 10_000)
+    }
+
+    #[test]
+    fn which_queries_run_in_windows() {
+        assert_eq!(
+            limit("filter sourceIPAddress = '1.2.3.4' | limit 100"),
+            Some(100)
+        );
+        assert_eq!(limit("fields @timestamp, eventName"), Some(10_000));
+        assert_eq!(limit("sort @timestamp desc | limit 5"), Some(5));
+        assert_eq!(limit("sort @timestamp asc | limit 5"), None);
+        assert_eq!(limit("stats count(*) by eventName"), None);
+        // An event id matches one event: no window can end the search early.
+        assert_eq!(limit("filter eventID = 'e-1' | limit 100"), None);
+        assert_eq!(limit("filter 'e-1' = uid and eventName = 'X'"), None);
+        assert_eq!(
+            limit("filter eventID = 'e-1' or eventName = 'X'"),
+            Some(10_000)
+        );
+    }
 }
