@@ -45,7 +45,7 @@ pub struct EngineOptions {
     /// Source kinds to register (empty: all).
     pub sources: Vec<String>,
     /// Read `raw` as `Utf8View`: no copy of each record out of its decompressed
-    /// page, which makes a scan of the original records about 15 % faster, but
+    /// page, which takes about a fifth off a scan of the original records (BENCHMARKS.md), but
     /// every row held (sorted, limited, collected) keeps its whole page alive.
     /// Only for queries whose rows end in an aggregate
     /// ([`crate::Query::rows_end_in_stats`]).
@@ -105,7 +105,7 @@ impl Engine {
         let mut config = SessionConfig::new()
             // Two partitions per thread: files differ in size (a partial newest day,
             // compacted and fresh segments), and finer pieces keep every thread busy
-            // to the end (BENCHMARKS.md: 5-15 % on the query benchmark).
+            // to the end (BENCHMARKS.md: 3-13 % on the query benchmark).
             .with_target_partitions(opts.threads.max(1) * 2)
             .with_information_schema(true);
         let o = config.options_mut();

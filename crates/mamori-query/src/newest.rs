@@ -50,9 +50,10 @@ pub fn windowed_limit(q: &Query, default_limit: u64) -> Option<u64> {
     Some(limit)
 }
 
-/// `eventID = '…'` (or `uid`), alone or and-ed with other tests.
+/// `eventID = '…'`, alone or and-ed with other tests. (A field `uid` is a
+/// path of the record, not the event uid: `docs/query.md`.)
 fn is_id_lookup(e: &Expr) -> bool {
-    let is_id = |e: &Expr| matches!(e, Expr::Field(p, _) if p.len() == 1 && (p[0] == "eventID" || p[0] == "uid"));
+    let is_id = |e: &Expr| matches!(e, Expr::Field(p, _) if p.len() == 1 && p[0] == "eventID");
     match e {
         Expr::Binary(a, BinOp::And, b) => is_id_lookup(a) || is_id_lookup(b),
         Expr::Binary(a, BinOp::Eq, b) => {
@@ -124,7 +125,8 @@ mod tests {
         assert_eq!(limit("stats count(*) by eventName"), None);
         // An event id matches one event: no window can end the search early.
         assert_eq!(limit("filter eventID = 'e-1' | limit 100"), None);
-        assert_eq!(limit("filter 'e-1' = uid and eventName = 'X'"), None);
+        assert_eq!(limit("filter 'e-1' = eventID and eventName = 'X'"), None);
+        assert_eq!(limit("filter uid = 'e-1' | limit 5"), Some(5));
         assert_eq!(
             limit("filter eventID = 'e-1' or eventName = 'X'"),
             Some(10_000)
