@@ -27,7 +27,10 @@ import duckdb, sys
 con = duckdb.connect()
 con.execute('SET enable_progress_bar = false')
 print(con.sql(sys.argv[1]).fetchall()[0][0])" "$1"; }
-IP=$(duck "SELECT src_ip FROM $P WHERE src_ip IS NOT NULL LIMIT 1 OFFSET 777")
+# A needle: an address on one event (the generator's one-off addresses); and a
+# common one, on every ~5,400th event (its pool of 5,000), for contrast.
+IP=$(duck "SELECT src_ip FROM $P WHERE src_ip IS NOT NULL GROUP BY 1 HAVING count(*) = 1 ORDER BY 1 LIMIT 1")
+COMMON=$(duck "SELECT src_ip FROM $P WHERE src_ip IS NOT NULL LIMIT 1 OFFSET 777")
 EVENT=$(duck "SELECT uid FROM $P LIMIT 1 OFFSET 4242")
 DAY=$(duck "SELECT strftime(min(time), '%Y-%m-%d') FROM $P")
 BUCKET=$(duck "SELECT json_extract_string(raw, '\$.requestParameters.bucketName') b FROM $P WHERE b IS NOT NULL LIMIT 1")
@@ -56,6 +59,7 @@ print(round(time.time() - t, 3))" "$3")
 
 run "stats count by eventName" 'stats count(*) as n by eventName' "SELECT api_operation, count(*) FROM $P GROUP BY 1"
 run "needle sourceIPAddress" "filter sourceIPAddress = '$IP' | limit 100" "SELECT * FROM $P WHERE src_ip = '$IP' ORDER BY time DESC LIMIT 100"
+run "common sourceIPAddress" "filter sourceIPAddress = '$COMMON' | limit 100" "SELECT * FROM $P WHERE src_ip = '$COMMON' ORDER BY time DESC LIMIT 100"
 run "needle eventID" "filter eventID = '$EVENT' | limit 100" "SELECT * FROM $P WHERE uid = '$EVENT' ORDER BY time DESC LIMIT 100"
 run "5m bins over a day" 'stats count(*) as n by bin(5m)' "SELECT time_bucket(INTERVAL 5 minute, time) t, count(*) FROM $P WHERE time >= TIMESTAMP '$DAY' AND time < TIMESTAMP '$NEXT' GROUP BY 1" "--start $DAY --end $NEXT"
 run "raw path bucketName" "filter requestParameters.bucketName = '$BUCKET' | stats count(*) as n" "SELECT count(*) FROM $P WHERE json_extract_string(raw, '\$.requestParameters.bucketName') = '$BUCKET'"

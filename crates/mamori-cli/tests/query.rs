@@ -253,14 +253,16 @@ fn pattern_diff_compares_templates_with_the_day_before() {
 /// newest day back: its rows are exactly those of the same query run in one
 /// pass (`dedup @ptr` before the limit changes nothing in the rows but keeps
 /// it off the windowed path). The store holds the samples and three events a
-/// day over the 40 days before them, so limits end in the first window, in
-/// later ones, and past the oldest.
+/// day over the 40 days before them (two of them at the same second), so
+/// limits end in the first window, in later ones, past the oldest, and
+/// between events of the same time. Filters on the original record run in
+/// one pass per window, the others in two (times first, then records).
 #[test]
 fn newest_first_windows_give_the_rows_of_one_pass() {
     let dir = ingested();
     let days: String = (0..120)
         .map(|i| {
-            let t = 1_760_000_000 + (i / 3) * 86_400 + (i % 3) * 3_600;
+            let t = 1_760_000_000 + (i / 3) * 86_400 + (i % 3).min(1) * 3_600;
             format!(
                 "{{\"eventVersion\":\"1.08\",\"eventTime\":\"{}\",\"eventSource\":\"s3.amazonaws.com\",\"eventName\":\"GetObject\",\"eventID\":\"w-{i}\",\"sourceIPAddress\":\"192.0.2.{}\"}}\n",
                 mamori_event::Timestamp(t * 1_000_000),
@@ -278,6 +280,9 @@ fn newest_first_windows_give_the_rows_of_one_pass() {
         "filter sourceIPAddress = '192.0.2.3' | fields @timestamp, eventName | limit 10",
         "filter eventName = 'GetObject' | sort @timestamp desc | display @timestamp, eventName, sourceIPAddress | limit 70",
         "filter eventName = 'NoSuchOperation' | fields @timestamp, eventName",
+        "fields @timestamp, eventID | limit 4",
+        "filter @message like /192.0.2.3/ | fields @timestamp, eventID | limit 5",
+        "fields sourceIPAddress as ip | filter ip = '192.0.2.5' | display @timestamp, eventID, ip | limit 6",
     ];
     for q in queries {
         let one_pass = match q.rsplit_once(" | limit") {

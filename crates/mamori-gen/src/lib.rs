@@ -32,8 +32,12 @@ pub struct GenConfig {
     pub accounts: usize,
     /// Distinct principals.
     pub principals: usize,
-    /// Distinct source IPs.
+    /// Distinct source IPs of the regular traffic.
     pub ips: usize,
+    /// One address in this many comes from outside the pool and is almost
+    /// surely seen once (a scanner, a one-off login, an attacker): the needles
+    /// of an investigation. 0: none.
+    pub one_off_ip_every: u64,
 }
 
 impl Default for GenConfig {
@@ -45,6 +49,7 @@ impl Default for GenConfig {
             accounts: 20,
             principals: 200,
             ips: 5_000,
+            one_off_ip_every: 1_000,
         }
     }
 }
@@ -71,6 +76,9 @@ const REGIONS: &[&str] = &[
 pub struct Generator {
     cfg: GenConfig,
     rng: SplitMix64,
+    /// Draws the one-off addresses apart from `rng`, so that everything
+    /// else generated is the same with or without them.
+    one_off: SplitMix64,
     templates: Templates,
     seq: u64,
 }
@@ -90,6 +98,7 @@ impl Generator {
     pub fn new(cfg: GenConfig, templates: Templates) -> Self {
         Generator {
             rng: SplitMix64::new(cfg.seed),
+            one_off: SplitMix64::new(cfg.seed ^ 0x6F6E_652D_6F66_6621),
             cfg,
             templates,
             seq: 0,
@@ -105,6 +114,16 @@ impl Generator {
 
     fn ip(&mut self) -> String {
         let n = self.rng.below(self.cfg.ips as u64) as u32;
+        if self.cfg.one_off_ip_every > 0 && self.one_off.below(self.cfg.one_off_ip_every) == 0 {
+            let a = self.one_off.next_u64();
+            return format!(
+                "{}.{}.{}.{}",
+                1 + (a % 222),
+                (a >> 8) & 255,
+                (a >> 16) & 255,
+                1 + ((a >> 24) % 254)
+            );
+        }
         // Mostly public-looking addresses, some private.
         if n.is_multiple_of(10) {
             format!("10.{}.{}.{}", (n >> 16) & 255, (n >> 8) & 255, n & 255)
@@ -421,6 +440,7 @@ impl Generator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     fn templates() -> Templates {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/samples");
@@ -494,5 +514,43 @@ mod tests {
         .map(|e| e.uid)
         .collect();
         assert_eq!(uids.len(), 300, "event ids are unique");
+    }
+
+    /// Regular addresses repeat (a pool of 5,000); about one in a thousand is
+    /// a one-off, seen once. Drawn apart, they change nothing else.
+    #[test]
+    fn one_off_addresses_are_rare_needles_and_change_nothing_else() {
+        let records = |every: u64| {
+            let mut g = Generator::new(
+                GenConfig {
+                    one_off_ip_every: every,
+                    ..GenConfig::default()
+                },
+                templates(),
+            );
+            (0..20_000)
+                .map(|_| g.cloudtrail_record(Timestamp(0), "111122223333", "us-east-1"))
+                .collect::<Vec<Value>>()
+        };
+        let (with, without) = (records(1_000), records(0));
+        let ip = |v: &Value| v["sourceIPAddress"].as_str().map(str::to_owned);
+        let mut seen: HashMap<String, (usize, usize)> = HashMap::new();
+        let mut changed = 0;
+        for (a, b) in with.iter().zip(&without) {
+            assert_eq!(a["eventID"], b["eventID"]);
+            if ip(a) != ip(b) {
+                changed += 1;
+            }
+            if let (Some(a), Some(b)) = (ip(a), ip(b)) {
+                seen.entry(a).or_default().0 += 1;
+                seen.entry(b).or_default().1 += 1;
+            }
+        }
+        let once = seen.values().filter(|(w, wo)| *w == 1 && *wo == 0).count();
+        assert!(
+            (5..=60).contains(&changed),
+            "{changed} one-off addresses in 20,000"
+        );
+        assert!(once * 10 >= changed * 9, "{once} of {changed} seen once");
     }
 }

@@ -9,6 +9,7 @@
 //! How fields resolve and values coerce: [`crate::expr`].
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ast::*;
 use crate::expr::{boolean, compile_expr, ident, quote, Env, Sql, Ty};
@@ -27,6 +28,8 @@ pub struct CompileOptions {
     pub table: String,
     /// The store holds only CloudTrail events in the range queried.
     pub only_cloudtrail: bool,
+    /// Let a count grouped by dictionary columns count their keys first ([`PreCount`]).
+    pub precount: bool,
 }
 
 impl Default for CompileOptions {
@@ -37,6 +40,7 @@ impl Default for CompileOptions {
             end: None,
             table: "events".into(),
             only_cloudtrail: false,
+            precount: true,
         }
     }
 }
@@ -46,12 +50,31 @@ impl Default for CompileOptions {
 pub struct Compiled {
     /// The SQL statement.
     pub sql: String,
+    /// The rows the commands produce, every column kept, before the final
+    /// projection, order and default limit.
+    pub rows: String,
     /// Output column names, in order.
     pub columns: Vec<String>,
     /// Source kinds `SOURCE` selected (empty: all).
     pub sources: Vec<String>,
     /// `pattern`: templates to mine before `sql` runs (it reads them from [`PATTERN_TABLE`]).
     pub pattern: Option<PatternStage>,
+    /// Counts by dictionary keys to take before `sql` runs.
+    pub precount: Option<PreCount>,
+}
+
+/// `stats count(*) … by` expressions of dictionary-encoded columns only:
+/// the engine counts the rows by those columns' keys
+/// ([`crate::precount::KeyCounter`]) into `table`, and the query's `stats`
+/// sums those counts, grouped as written.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PreCount {
+    /// The table `sql` reads the counts from (one name per compiled query).
+    pub table: String,
+    /// SQL giving `columns` for every row that reaches the `stats`.
+    pub input: String,
+    /// The columns counted by.
+    pub columns: Vec<String>,
 }
 
 /// The table `sql` reads a `pattern` command's templates from.
@@ -97,6 +120,9 @@ struct Scope {
     stats_out: Vec<OutColumn>,
     /// Only CloudTrail records can be read (the implied typed tests need no source guard).
     only_cloudtrail: bool,
+    /// A first `stats` may count by dictionary keys; the one that does.
+    precount_allowed: bool,
+    precount: Option<PreCount>,
     limited: bool,
     counter: usize,
     columns: Vec<String>,
@@ -125,6 +151,8 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         display: None,
         stats_out: Vec::new(),
         only_cloudtrail: false,
+        precount_allowed: opts.precount,
+        precount: None,
         limited: false,
         counter: 0,
         columns,
@@ -291,6 +319,7 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         })
         .collect();
     let mut text = format!("SELECT {} FROM ({sql})", select.join(", "));
+    let rows = sql;
     if !order.is_empty() {
         text = format!("{text} ORDER BY {}", order.join(", "));
     }
@@ -299,9 +328,11 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
     }
     Ok(Compiled {
         sql: text,
+        rows,
         columns: out.into_iter().map(|(n, _, _)| n).collect(),
         sources,
         pattern: stage,
+        precount: scope.precount,
     })
 }
 
@@ -566,7 +597,31 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
         names.insert(a.name().to_owned(), (col.clone(), e.ty));
         out.push((a.name().to_owned(), col, e.ty));
     }
-    let mut text = format!("SELECT {} FROM ({sql})", select.join(", "));
+    let pre = if scope.precount_allowed && !scope.aggregated {
+        precount_columns(&group, &select[group.len()..])
+    } else {
+        None
+    };
+    scope.precount_allowed = false;
+    let mut text = match pre {
+        Some(columns) => {
+            let table = format!("__precount_{}", PRECOUNTS.fetch_add(1, Ordering::Relaxed));
+            let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
+            let sum = format!("sum({})", ident(crate::precount::COUNT_COLUMN));
+            let select: Vec<String> = select
+                .iter()
+                .map(|s| s.replacen("count(*)", &sum, 1))
+                .collect();
+            let text = format!("SELECT {} FROM {}", select.join(", "), ident(&table));
+            scope.precount = Some(PreCount {
+                table,
+                input: format!("SELECT {} FROM ({sql})", cols.join(", ")),
+                columns,
+            });
+            text
+        }
+        None => format!("SELECT {} FROM ({sql})", select.join(", ")),
+    };
     if !group.is_empty() {
         text = format!("{text} GROUP BY {}", group.join(", "));
     }
@@ -577,6 +632,63 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
     scope.display = None;
     scope.stats_out = out;
     Ok(text)
+}
+
+/// Names of the compiled queries' count tables.
+static PRECOUNTS: AtomicU64 = AtomicU64::new(0);
+
+/// The columns a count can count by first: every aggregate `count(*)`, and the
+/// groups expressions of dictionary-encoded store columns only.
+fn precount_columns(group: &[String], aggs: &[String]) -> Option<Vec<String>> {
+    if group.is_empty() || !aggs.iter().all(|a| a.starts_with("count(*) AS ")) {
+        return None;
+    }
+    let schema = mamori_store::schema::schema();
+    let mut columns: Vec<String> = Vec::new();
+    for g in group {
+        for name in identifiers(g)? {
+            let dict = schema.field_with_name(&name).is_ok_and(|f| {
+                matches!(
+                    f.data_type(),
+                    datafusion::arrow::datatypes::DataType::Dictionary(..)
+                )
+            });
+            if !dict {
+                return None;
+            }
+            if !columns.contains(&name) {
+                columns.push(name);
+            }
+        }
+    }
+    (!columns.is_empty() && columns.len() <= crate::precount::MAX_COLUMNS).then_some(columns)
+}
+
+/// The double-quoted identifiers of a SQL expression (string literals
+/// skipped); `None` if a quote is left open.
+fn identifiers(sql: &str) -> Option<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '\'' && c != '"' {
+            continue;
+        }
+        let mut text = String::new();
+        loop {
+            match chars.next()? {
+                q if q == c && chars.peek() == Some(&c) => {
+                    chars.next();
+                    text.push(c);
+                }
+                q if q == c => break,
+                other => text.push(other),
+            }
+        }
+        if c == '"' {
+            out.push(text);
+        }
+    }
+    Some(out)
 }
 
 fn scope_ref(scope: &Scope) -> Env<'_> {

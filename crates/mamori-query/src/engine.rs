@@ -79,6 +79,9 @@ pub struct Engine {
     runtime: tokio::runtime::Runtime,
     budget_mb: usize,
     raw_as_view: bool,
+    /// Where the store's files are, and the ones the tables were opened over.
+    base: String,
+    files: Vec<FileEntry>,
 }
 
 fn engine_err(e: impl std::fmt::Display) -> QueryError {
@@ -143,27 +146,49 @@ impl Engine {
                 && opts.start.is_none_or(|s| f.max_time >= s)
                 && opts.end.is_none_or(|e| f.min_time < e)
         };
-        let files: Vec<&FileEntry> = store.files().filter(wanted).collect();
+        let files: Vec<FileEntry> = store.files().filter(wanted).cloned().collect();
         let engine = Engine {
             ctx,
             runtime,
             budget_mb: opts.memory_limit >> 20,
             raw_as_view: opts.raw_as_view,
+            base,
+            files,
         };
-        engine.register("events", &base, &files)?;
+        engine.register_all(None, None)?;
+        Ok(engine)
+    }
+
+    /// Registers the tables over only the files that can hold events of
+    /// `[start, end)` (µs). DataFusion splits a scan into even byte ranges of
+    /// the files registered: over the whole store, the one day a newest-first
+    /// window reads would fall to one thread.
+    pub fn narrow(&self, start: Option<i64>, end: Option<i64>) -> Result<(), QueryError> {
+        self.register_all(start, end)
+    }
+
+    fn register_all(&self, start: Option<i64>, end: Option<i64>) -> Result<(), QueryError> {
+        let files: Vec<&FileEntry> = self
+            .files
+            .iter()
+            .filter(|f| start.is_none_or(|s| f.max_time >= s) && end.is_none_or(|e| f.min_time < e))
+            .collect();
+        self.register("events", &files)?;
         for kind in mamori_event::SourceKind::ALL {
             let of_kind: Vec<&FileEntry> = files
                 .iter()
                 .copied()
                 .filter(|f| f.source == kind.as_str())
                 .collect();
-            engine.register(kind.as_str(), &base, &of_kind)?;
+            self.register(kind.as_str(), &of_kind)?;
         }
-        Ok(engine)
+        Ok(())
     }
 
-    fn register(&self, name: &str, base: &str, files: &[&FileEntry]) -> Result<(), QueryError> {
+    fn register(&self, name: &str, files: &[&FileEntry]) -> Result<(), QueryError> {
+        let base = &self.base;
         let schema = table_schema(self.raw_as_view);
+        self.ctx.deregister_table(name).map_err(engine_err)?;
         if files.is_empty() {
             let empty = MemTable::try_new(schema, vec![vec![]]).map_err(engine_err)?;
             self.ctx
@@ -234,9 +259,20 @@ impl Engine {
         Ok(QueryResult { schema, batches })
     }
 
-    /// Mines the templates of a query with `pattern` and registers them as
+    /// Mines the templates of a query with `pattern`, or counts by
+    /// dictionary keys for a [`crate::compile::PreCount`], and registers
     /// the table its SQL reads; nothing to do for other queries.
     pub fn prepare(&self, c: &crate::compile::Compiled) -> Result<(), QueryError> {
+        if let Some(pc) = &c.precount {
+            let mut counter = crate::precount::KeyCounter::new(pc.columns.clone());
+            self.stream(&pc.input, |b| counter.add(b).map_err(engine_err))?;
+            let batch = counter.finish().map_err(engine_err)?;
+            let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(engine_err)?;
+            self.ctx.deregister_table(&pc.table).map_err(engine_err)?;
+            self.ctx
+                .register_table(&pc.table, Arc::new(table))
+                .map_err(engine_err)?;
+        }
         let Some(st) = &c.pattern else {
             return Ok(());
         };
@@ -296,6 +332,37 @@ impl Engine {
             }
             _ => None,
         })
+    }
+
+    /// Whether `sql`, once optimized, reads `column` from a table.
+    pub fn scans_column(&self, sql: &str, column: &str) -> Result<bool, QueryError> {
+        use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+        use datafusion::logical_expr::LogicalPlan;
+        let plan = self.runtime.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
+            df.into_optimized_plan().map_err(|e| self.classify(e))
+        })?;
+        let mut found = false;
+        plan.apply(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                found |= scan
+                    .projected_schema
+                    .fields()
+                    .iter()
+                    .any(|f| f.name() == column)
+                    || scan
+                        .filters
+                        .iter()
+                        .any(|f| f.column_refs().iter().any(|c| c.name == column));
+            }
+            Ok(if found {
+                TreeNodeRecursion::Stop
+            } else {
+                TreeNodeRecursion::Continue
+            })
+        })
+        .map_err(engine_err)?;
+        Ok(found)
     }
 
     /// The physical plan DataFusion chose, for `--explain`.

@@ -16,6 +16,7 @@ pub mod newest;
 pub mod output;
 pub mod parser;
 pub mod pattern;
+pub mod precount;
 pub mod related;
 mod udf;
 

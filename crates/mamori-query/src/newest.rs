@@ -65,7 +65,27 @@ fn is_id_lookup(e: &Expr) -> bool {
 
 /// Runs `q` over `[lo, hi)` (µs: the span of the files registered, within
 /// the query's range) newest window first, until `limit` rows are found.
+///
+/// Each window runs in two passes when the query's filters can be decided
+/// without the original record: the first finds the times of the rows the
+/// window contributes, reading only typed columns; the second reads `raw`
+/// only over those times. A frequent value (`filter sourceIPAddress = …` on
+/// an address of every 5,000th event) otherwise decompresses `raw` for
+/// every match in the window, not for the hundred shown.
 pub fn run_newest_first(
+    engine: &Engine,
+    q: &Query,
+    opts: &CompileOptions,
+    (lo, hi): (i64, i64),
+    limit: u64,
+) -> Result<(Option<SchemaRef>, Vec<RecordBatch>), QueryError> {
+    let found = windows(engine, q, opts, (lo, hi), limit);
+    // The tables go back to every file of the query, whatever happened.
+    engine.narrow(None, None)?;
+    found
+}
+
+fn windows(
     engine: &Engine,
     q: &Query,
     opts: &CompileOptions,
@@ -76,13 +96,35 @@ pub fn run_newest_first(
     let mut schema = None;
     let mut rows = 0u64;
     let (mut end, mut width) = (hi, DAY_US);
+    let keys_only = keys_only(q);
+    let mut two_pass: Option<bool> = None;
     while end > lo && rows < limit {
         let start = end.saturating_sub(width).max(lo);
-        let window = CompileOptions {
+        let left = limit - rows;
+        let mut window = CompileOptions {
             start: Some(start),
             end: Some(end),
             ..opts.clone()
         };
+        end = start;
+        width = width.saturating_mul(2);
+        engine.narrow(window.start, window.end)?;
+        let first = compile(&keys_only, &window)?;
+        let times = format!(
+            "SELECT count(*), CAST(min(\"time\") AS BIGINT), CAST(max(\"time\") AS BIGINT) \
+             FROM (SELECT \"time\" FROM ({}) ORDER BY \"time\" DESC LIMIT {left})",
+            first.rows
+        );
+        if *two_pass.get_or_insert(!engine.scans_column(&times, "raw")?) {
+            match newest_times(engine, &times)? {
+                None => continue,
+                Some((first, last)) => {
+                    window.start = Some(first);
+                    window.end = Some(last.saturating_add(1));
+                    engine.narrow(window.start, window.end)?;
+                }
+            }
+        }
         let c = compile(q, &window)?;
         let r = engine.run(&c.sql)?;
         schema.get_or_insert(r.schema);
@@ -99,10 +141,41 @@ pub fn run_newest_first(
             rows += b.num_rows() as u64;
             batches.push(b);
         }
-        end = start;
-        width = width.saturating_mul(2);
     }
     Ok((schema, batches))
+}
+
+/// `q` without its sort and limit: the rows it keeps, in no order.
+fn keys_only(q: &Query) -> Query {
+    Query {
+        source: q.source.clone(),
+        commands: q
+            .commands
+            .iter()
+            .filter(|c| !matches!(c, Command::Sort(_) | Command::Limit(_)))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// First and last time (µs) of the rows `times` counted, or `None` when there are none.
+fn newest_times(engine: &Engine, times: &str) -> Result<Option<(i64, i64)>, QueryError> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::Int64Type;
+    let r = engine.run(times)?;
+    let Some(b) = r.batches.iter().find(|b| b.num_rows() == 1) else {
+        return Ok(None);
+    };
+    let col = |i: usize| {
+        b.column(i)
+            .as_primitive_opt::<Int64Type>()
+            .filter(|a| a.is_valid(0))
+            .map(|a| a.value(0))
+    };
+    Ok(match (col(0), col(1), col(2)) {
+        (Some(n), Some(first), Some(last)) if n > 0 => Some((first, last)),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -20,15 +20,20 @@ use std::path::{Path, PathBuf};
 use common::{engine, engine_for};
 use mamori_query::CompileOptions;
 
-/// Runs one case: the rendered rows, or the error message.
-fn run(kind: &str, text: &str) -> Result<String, String> {
+/// Runs one case: the rendered rows, or the error message. `precount`: let
+/// counts by dictionary columns count keys first; `counted` tells whether one did.
+fn run(kind: &str, text: &str, precount: bool, counted: &mut bool) -> Result<String, String> {
     // An Insights query runs on the engine `mamori query` would pick for it.
     let (engine, sql) = if kind == "sql" {
         (engine(), text.to_owned())
     } else {
         let q = mamori_query::parse(text).map_err(|e| e.to_string())?;
-        let compiled =
-            mamori_query::compile(&q, &CompileOptions::default()).map_err(|e| e.to_string())?;
+        let opts = CompileOptions {
+            precount,
+            ..CompileOptions::default()
+        };
+        let compiled = mamori_query::compile(&q, &opts).map_err(|e| e.to_string())?;
+        *counted = compiled.precount.is_some();
         let engine = engine_for(&q);
         engine.prepare(&compiled).map_err(|e| e.to_string())?;
         (engine, compiled.sql)
@@ -119,14 +124,27 @@ fn golden_queries() {
         .filter(|p| p.extension().is_some_and(|x| x == "test"))
         .collect();
     files.sort();
-    let mut total = 0;
+    let (mut total, mut precounted) = (0, 0);
     for file in files {
         let content = std::fs::read_to_string(&file).expect("read");
         let (preambles, cases) = parse_file(&content);
         let mut rewritten = String::new();
         for (i, case) in cases.iter().enumerate() {
             total += 1;
-            let got = run(&case.kind, &case.text);
+            let mut counted = false;
+            let got = run(&case.kind, &case.text, true, &mut counted);
+            if counted {
+                // Counting by dictionary keys first must not change a row.
+                precounted += 1;
+                let plain = run(&case.kind, &case.text, false, &mut counted);
+                if plain != got {
+                    failures.push(format!(
+                        "{}: counting by dictionary keys changed the rows of\n{}\nfrom\n{plain:?}\nto\n{got:?}",
+                        file.display(),
+                        case.text
+                    ));
+                }
+            }
             let ok = match (&got, case.kind.as_str()) {
                 (Err(msg), "error") => case.expected.lines().all(|l| msg.contains(l.trim())),
                 (Ok(rows), "query" | "sql") => *rows == case.expected,
@@ -166,6 +184,10 @@ fn golden_queries() {
         }
     }
     assert!(total > 0, "no cases found in {}", dir.display());
+    assert!(
+        precounted >= 5,
+        "only {precounted} cases count by dictionary keys"
+    );
     assert!(
         failures.is_empty(),
         "{} of {total} cases failed:\n\n{}",
