@@ -264,9 +264,7 @@ impl Engine {
     /// the table its SQL reads; nothing to do for other queries.
     pub fn prepare(&self, c: &crate::compile::Compiled) -> Result<(), QueryError> {
         if let Some(pc) = &c.precount {
-            let mut counter = crate::precount::KeyCounter::new(pc.columns.clone());
-            self.stream(&pc.input, |b| counter.add(b).map_err(engine_err))?;
-            let batch = counter.finish().map_err(engine_err)?;
+            let batch = self.count_keys(&pc.input, &pc.columns)?;
             let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(engine_err)?;
             self.ctx.deregister_table(&pc.table).map_err(engine_err)?;
             self.ctx
@@ -331,6 +329,47 @@ impl Engine {
                 Some((a.value(0), z.value(0) + 1))
             }
             _ => None,
+        })
+    }
+
+    /// Counts the rows of `sql` by its dictionary columns `columns`: one
+    /// counter per partition, each on the thread that reads it, merged.
+    fn count_keys(&self, sql: &str, columns: &[String]) -> Result<RecordBatch, QueryError> {
+        use crate::precount::KeyCounter;
+        self.runtime.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
+            let task = Arc::new(df.task_ctx());
+            let plan = df
+                .create_physical_plan()
+                .await
+                .map_err(|e| self.classify(e))?;
+            let streams = datafusion::physical_plan::execute_stream_partitioned(plan, task)
+                .map_err(|e| self.classify(e))?;
+            let parts = streams.into_iter().map(|mut stream| {
+                let columns = columns.to_vec();
+                tokio::spawn(async move {
+                    let mut counter = KeyCounter::new(columns);
+                    while let Some(b) = stream.next().await {
+                        counter.add(&b?)?;
+                    }
+                    Ok::<_, datafusion::error::DataFusionError>(counter)
+                })
+            });
+            let run = async {
+                let mut total = KeyCounter::new(columns.to_vec());
+                for part in parts.collect::<Vec<_>>() {
+                    let counter = part
+                        .await
+                        .map_err(engine_err)?
+                        .map_err(|e| self.classify(e))?;
+                    total.merge(counter);
+                }
+                total.finish().map_err(engine_err)
+            };
+            tokio::select! {
+                r = run => r,
+                _ = tokio::signal::ctrl_c() => Err(QueryError::Cancelled),
+            }
         })
     }
 

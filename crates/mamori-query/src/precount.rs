@@ -108,23 +108,13 @@ impl KeyCounter {
                 batch.num_columns()
             )));
         }
-        // Each column as per-row local codes (0 = null, i + 1 = dictionary value i)
-        // and the id of each local code.
-        let mut codes: Vec<Vec<u32>> = Vec::with_capacity(k);
+        // Per column, local codes: 0 is null, i + 1 dictionary value i; and the id of each.
+        let mut dicts = Vec::with_capacity(k);
         let mut local_ids: Vec<Vec<u32>> = Vec::with_capacity(k);
         for c in 0..k {
             let dict = as_dictionary(batch.column(c))?;
-            let ids = self.local_ids(c, dict.values())?;
-            let keys = dict.keys();
-            let code: Vec<u32> = if keys.null_count() == 0 {
-                keys.values().iter().map(|&key| key as u32 + 1).collect()
-            } else {
-                keys.iter()
-                    .map(|key| key.map_or(0, |x| x as u32 + 1))
-                    .collect()
-            };
-            codes.push(code);
-            local_ids.push(ids);
+            local_ids.push(self.local_ids(c, dict.values())?);
+            dicts.push(dict);
         }
         let sizes: Vec<usize> = local_ids.iter().map(Vec::len).collect();
         let dense = sizes
@@ -136,17 +126,37 @@ impl KeyCounter {
                 acc | (u128::from(local_ids[c][l as usize]) << (32 * c))
             })
         };
-        if let Some(n) = dense {
-            // One index per row into a dense tally of every local combination.
-            let mut index: Vec<usize> = codes[0].iter().map(|&x| x as usize).collect();
-            for (code, &size) in codes.iter().zip(&sizes).skip(1) {
-                for (i, &x) in index.iter_mut().zip(code) {
-                    *i = *i * size + x as usize;
+        // Folds each row's code of every column into `acc` (one value per row).
+        fn fold_codes<T: Copy>(
+            dicts: &[DictionaryArray<Int32Type>],
+            acc: &mut [T],
+            mut f: impl FnMut(usize, T, u32) -> T,
+        ) {
+            for (c, d) in dicts.iter().enumerate() {
+                let keys = d.keys();
+                if keys.null_count() == 0 {
+                    for (a, &key) in acc.iter_mut().zip(keys.values()) {
+                        *a = f(c, *a, key as u32 + 1);
+                    }
+                } else if keys.null_count() == keys.len() {
+                    // A column null throughout the batch (event_code on most CloudTrail records).
+                    for a in acc.iter_mut() {
+                        *a = f(c, *a, 0);
+                    }
+                } else {
+                    for (a, key) in acc.iter_mut().zip(keys.iter()) {
+                        *a = f(c, *a, key.map_or(0, |x| x as u32 + 1));
+                    }
                 }
             }
+        }
+        if let Some(n) = dense {
+            // One index per row into a dense tally of every local combination.
+            let mut index = vec![0u32; batch.num_rows()];
+            fold_codes(&dicts, &mut index, |c, i, code| i * sizes[c] as u32 + code);
             let mut tally = vec![0u64; n];
             for i in index {
-                tally[i] += 1;
+                tally[i as usize] += 1;
             }
             let mut local = vec![0u32; k];
             for (i, &t) in tally.iter().enumerate() {
@@ -163,16 +173,27 @@ impl KeyCounter {
         } else {
             // Too many combinations to tally densely: one packed key per row.
             let mut keys = vec![0u128; batch.num_rows()];
-            for (c, (code, ids)) in codes.iter().zip(&local_ids).enumerate() {
-                for (key, &x) in keys.iter_mut().zip(code) {
-                    *key |= u128::from(ids[x as usize]) << (32 * c);
-                }
-            }
+            fold_codes(&dicts, &mut keys, |c, key, code| {
+                key | u128::from(local_ids[c][code as usize]) << (32 * c)
+            });
             for key in keys {
                 *self.counts.entry(key).or_default() += 1;
             }
         }
         Ok(())
+    }
+
+    /// Adds the counts of `other` (over the same columns) to these.
+    pub fn merge(&mut self, other: KeyCounter) {
+        for (key, n) in other.counts {
+            let mut packed = 0u128;
+            for (c, values) in other.values.iter().enumerate() {
+                let id = ((key >> (32 * c)) & u128::from(u32::MAX)) as usize;
+                let v = values.get(id).and_then(|v| v.as_deref());
+                packed |= u128::from(self.id(c, v)) << (32 * c);
+            }
+            *self.counts.entry(packed).or_default() += n;
+        }
     }
 
     /// The counts: the columns, as dictionaries again, and [`COUNT_COLUMN`].
@@ -256,18 +277,25 @@ mod tests {
             Field::new("a", dict(&[]).data_type().clone(), true),
             Field::new("b", dict(&[]).data_type().clone(), true),
         ]));
-        let mut c = KeyCounter::new(vec!["a".into(), "b".into()]);
-        for (a, b) in [(&a1[..], &b1[..]), (&a2[..], &b2[..])] {
-            let batch =
-                RecordBatch::try_new(schema.clone(), vec![dict(a), dict(b)]).expect("batch");
-            c.add(&batch).expect("add");
-        }
+        let batch = |a: &[Option<&str>], b: &[Option<&str>]| {
+            RecordBatch::try_new(schema.clone(), vec![dict(a), dict(b)]).expect("batch")
+        };
+        let names = || vec!["a".to_owned(), "b".to_owned()];
+        // The first batch twice (its dictionaries known the second time), the
+        // other counted apart and merged, as the engine counts one per partition.
+        let first = batch(&a1, &b1);
+        let mut c = KeyCounter::new(names());
+        c.add(&first).expect("add");
+        c.add(&first).expect("add");
+        let mut part = KeyCounter::new(names());
+        part.add(&batch(&a2, &b2)).expect("add");
+        c.merge(part);
         assert_eq!(
             counted(c),
             vec![
-                (vec![None, s(Some("2"))], 2),
-                (vec![s(Some("x")), s(Some("1"))], 3),
-                (vec![s(Some("y")), s(Some("1"))], 2),
+                (vec![None, s(Some("2"))], 3),
+                (vec![s(Some("x")), s(Some("1"))], 5),
+                (vec![s(Some("y")), s(Some("1"))], 3),
             ]
         );
     }
