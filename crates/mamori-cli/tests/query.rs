@@ -281,6 +281,7 @@ fn newest_first_windows_give_the_rows_of_one_pass() {
         "filter eventName = 'GetObject' | sort @timestamp desc | display @timestamp, eventName, sourceIPAddress | limit 70",
         "filter eventName = 'NoSuchOperation' | fields @timestamp, eventName",
         "fields @timestamp, eventID | limit 4",
+        "filter @source = 'no_such_source' | fields @timestamp, eventID | limit 3",
         "filter @message like /192.0.2.3/ | fields @timestamp, eventID | limit 5",
         "fields sourceIPAddress as ip | filter ip = '192.0.2.5' | display @timestamp, eventID, ip | limit 6",
     ];
@@ -289,7 +290,7 @@ fn newest_first_windows_give_the_rows_of_one_pass() {
             Some((head, n)) => format!("{head} | dedup @ptr | limit{n}"),
             None => format!("{q} | dedup @ptr"),
         };
-        for output in ["json", "csv"] {
+        for output in ["json", "csv", "table"] {
             let windowed = mamori(&["query", q, "--output", output], dir.path());
             let whole = mamori(&["query", &one_pass, "--output", output], dir.path());
             assert!(windowed.status.success(), "{q}: {}", text(&windowed.stderr));

@@ -373,6 +373,14 @@ impl Engine {
         })
     }
 
+    /// The columns `sql` gives, planned but not run.
+    pub fn schema_of(&self, sql: &str) -> Result<SchemaRef, QueryError> {
+        self.runtime.block_on(async {
+            let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
+            Ok(Arc::new(df.schema().as_arrow().clone()))
+        })
+    }
+
     /// Whether `sql`, once optimized, reads `column` from a table.
     pub fn scans_column(&self, sql: &str, column: &str) -> Result<bool, QueryError> {
         use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};

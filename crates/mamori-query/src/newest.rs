@@ -142,6 +142,10 @@ fn windows(
             batches.push(b);
         }
     }
+    if schema.is_none() && hi > lo {
+        // Every window was found empty in its first pass: the columns are still the query's.
+        schema = Some(engine.schema_of(&compile(q, opts)?.sql)?);
+    }
     Ok((schema, batches))
 }
 
