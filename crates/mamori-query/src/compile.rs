@@ -608,9 +608,18 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
             let table = format!("__precount_{}", PRECOUNTS.fetch_add(1, Ordering::Relaxed));
             let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
             let sum = format!("sum({})", ident(crate::precount::COUNT_COLUMN));
+            // Only the aggregates (each `count(*) AS …`): a group's text may hold "count(*)" in a literal.
+            let groups = group.len();
             let select: Vec<String> = select
                 .iter()
-                .map(|s| s.replacen("count(*)", &sum, 1))
+                .enumerate()
+                .map(|(i, s)| {
+                    if i < groups {
+                        s.clone()
+                    } else {
+                        s.replacen("count(*)", &sum, 1)
+                    }
+                })
                 .collect();
             let text = format!("SELECT {} FROM {}", select.join(", "), ident(&table));
             scope.precount = Some(PreCount {
