@@ -589,16 +589,19 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
         out.push((k.name().to_owned(), col, e.ty));
     }
     let mut earlier = HashMap::new();
+    // The aggregates' SQL and output columns, selected after the groups.
+    let mut agg_select = Vec::new();
     for a in aggs {
         let e = crate::functions::stats_item(&a.expr, &scope_ref(scope), &earlier)?;
         earlier.insert(a.name().to_owned(), e.clone());
         let col = ident(&scope.fresh());
-        select.push(format!("{} AS {col}", e.text));
+        agg_select.push((e.text.clone(), col.clone()));
         names.insert(a.name().to_owned(), (col.clone(), e.ty));
         out.push((a.name().to_owned(), col, e.ty));
     }
-    let pre = if scope.precount_allowed && !scope.aggregated {
-        precount_columns(&group, &select[group.len()..])
+    let all_counts = agg_select.iter().all(|(e, _)| e == "count(*)");
+    let pre = if scope.precount_allowed && !scope.aggregated && all_counts {
+        precount_columns(&group)
     } else {
         None
     };
@@ -608,19 +611,7 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
             let table = format!("__precount_{}", PRECOUNTS.fetch_add(1, Ordering::Relaxed));
             let cols: Vec<String> = columns.iter().map(|c| ident(c)).collect();
             let sum = format!("sum({})", ident(crate::precount::COUNT_COLUMN));
-            // Only the aggregates (each `count(*) AS …`): a group's text may hold "count(*)" in a literal.
-            let groups = group.len();
-            let select: Vec<String> = select
-                .iter()
-                .enumerate()
-                .map(|(i, s)| {
-                    if i < groups {
-                        s.clone()
-                    } else {
-                        s.replacen("count(*)", &sum, 1)
-                    }
-                })
-                .collect();
+            select.extend(agg_select.iter().map(|(_, col)| format!("{sum} AS {col}")));
             let text = format!("SELECT {} FROM {}", select.join(", "), ident(&table));
             scope.precount = Some(PreCount {
                 table,
@@ -629,7 +620,10 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
             });
             text
         }
-        None => format!("SELECT {} FROM ({sql})", select.join(", ")),
+        None => {
+            select.extend(agg_select.iter().map(|(e, col)| format!("{e} AS {col}")));
+            format!("SELECT {} FROM ({sql})", select.join(", "))
+        }
     };
     if !group.is_empty() {
         text = format!("{text} GROUP BY {}", group.join(", "));
@@ -646,10 +640,10 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
 /// Names of the compiled queries' count tables.
 static PRECOUNTS: AtomicU64 = AtomicU64::new(0);
 
-/// The columns a count can count by first: every aggregate `count(*)`, and the
-/// groups expressions of dictionary-encoded store columns only.
-fn precount_columns(group: &[String], aggs: &[String]) -> Option<Vec<String>> {
-    if group.is_empty() || !aggs.iter().all(|a| a.starts_with("count(*) AS ")) {
+/// The columns a count can count by first: the groups are expressions of
+/// dictionary-encoded store columns only (at most [`crate::precount::MAX_COLUMNS`]).
+fn precount_columns(group: &[String]) -> Option<Vec<String>> {
+    if group.is_empty() {
         return None;
     }
     let schema = mamori_store::schema::schema();

@@ -155,7 +155,7 @@ impl Engine {
             base,
             files,
         };
-        engine.register_all(None, None)?;
+        engine.narrow(None, None)?;
         Ok(engine)
     }
 
@@ -163,11 +163,8 @@ impl Engine {
     /// `[start, end)` (µs). DataFusion splits a scan into even byte ranges of
     /// the files registered: over the whole store, the one day a newest-first
     /// window reads would fall to one thread.
+    /// `(None, None)` registers every file the engine was opened over.
     pub fn narrow(&self, start: Option<i64>, end: Option<i64>) -> Result<(), QueryError> {
-        self.register_all(start, end)
-    }
-
-    fn register_all(&self, start: Option<i64>, end: Option<i64>) -> Result<(), QueryError> {
         let files: Vec<&FileEntry> = self
             .files
             .iter()

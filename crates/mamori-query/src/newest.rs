@@ -96,7 +96,7 @@ fn windows(
     let mut schema = None;
     let mut rows = 0u64;
     let (mut end, mut width) = (hi, DAY_US);
-    let keys_only = keys_only(q);
+    let unordered = unordered(q);
     let mut two_pass: Option<bool> = None;
     while end > lo && rows < limit {
         let start = end.saturating_sub(width).max(lo);
@@ -109,11 +109,10 @@ fn windows(
         end = start;
         width = width.saturating_mul(2);
         engine.narrow(window.start, window.end)?;
-        let first = compile(&keys_only, &window)?;
+        let kept = compile(&unordered, &window)?.rows;
         let times = format!(
             "SELECT count(*), CAST(min(\"time\") AS BIGINT), CAST(max(\"time\") AS BIGINT) \
-             FROM (SELECT \"time\" FROM ({}) ORDER BY \"time\" DESC LIMIT {left})",
-            first.rows
+             FROM (SELECT \"time\" FROM ({kept}) ORDER BY \"time\" DESC LIMIT {left})"
         );
         if *two_pass.get_or_insert(!engine.scans_column(&times, "raw")?) {
             match newest_times(engine, &times)? {
@@ -150,7 +149,7 @@ fn windows(
 }
 
 /// `q` without its sort and limit: the rows it keeps, in no order.
-fn keys_only(q: &Query) -> Query {
+fn unordered(q: &Query) -> Query {
     Query {
         source: q.source.clone(),
         commands: q
