@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -64,6 +65,21 @@ pub struct RunArgs {
     /// Print the SQL and DataFusion's plan instead of running the query.
     #[arg(long)]
     explain: bool,
+    /// Print on stderr the rows returned and the time the command took,
+    /// from reading the store's manifest to the last row written.
+    #[arg(long)]
+    stats: bool,
+}
+
+/// Prints `--stats`: rows returned and time since `started`.
+fn report(run: &RunArgs, started: Instant, rows: usize) -> ExitCode {
+    if run.stats {
+        eprintln!(
+            "mamori: {rows} row(s) in {:.3} s",
+            started.elapsed().as_secs_f64()
+        );
+    }
+    ExitCode::SUCCESS
 }
 
 /// `mamori query`.
@@ -183,11 +199,13 @@ pub(crate) fn only_cloudtrail(
     any
 }
 
-fn print(engine: &Engine, sql: &str, output: Output) -> Result<ExitCode, QueryError> {
+/// Runs `sql` and writes its rows; returns how many.
+fn print(engine: &Engine, sql: &str, output: Output) -> Result<usize, QueryError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let io = |e: std::io::Error| QueryError::Engine(e.to_string());
     let arrow = |e: ArrowError| QueryError::Engine(e.to_string());
+    let mut rows = 0;
     match output {
         Output::Table => {
             let r = engine.run(sql)?;
@@ -195,12 +213,14 @@ fn print(engine: &Engine, sql: &str, output: Output) -> Result<ExitCode, QueryEr
         }
         Output::Json => {
             engine.stream(sql, |b| {
+                rows += b.num_rows();
                 mamori_query::output::json_lines(b, &mut out).map_err(arrow)
             })?;
         }
         Output::Csv => {
             let mut first = true;
             engine.stream(sql, |b| {
+                rows += b.num_rows();
                 let r = mamori_query::output::csv(b, first, &mut out).map_err(arrow);
                 first = false;
                 r
@@ -208,11 +228,12 @@ fn print(engine: &Engine, sql: &str, output: Output) -> Result<ExitCode, QueryEr
         }
     }
     out.flush().map_err(io)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(rows)
 }
 
 /// Runs `mamori query`.
 pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
+    let started = Instant::now();
     let parsed = match mamori_query::parse(&args.query) {
         Ok(q) => q,
         Err(e) => {
@@ -250,13 +271,16 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
     if let Some(limit) = mamori_query::newest::windowed_limit(&parsed, opts.default_limit) {
         // Newest first, the newest windows are read first and the rest only if needed.
         let Some(span) = span_of(&store, &compiled.sources, start, end) else {
-            return Ok(print(&engine, &compiled.sql, args.run.output)?);
+            let rows = print(&engine, &compiled.sql, args.run.output)?;
+            return Ok(report(&args.run, started, rows));
         };
         let (schema, batches) =
             mamori_query::newest::run_newest_first(&engine, &parsed, &opts, span, limit)?;
-        return Ok(print_batches(schema, &batches, args.run.output)?);
+        let rows = print_batches(schema, &batches, args.run.output)?;
+        return Ok(report(&args.run, started, rows));
     }
-    Ok(print(&engine, &compiled.sql, args.run.output)?)
+    let rows = print(&engine, &compiled.sql, args.run.output)?;
+    Ok(report(&args.run, started, rows))
 }
 
 /// The time span (µs, end exclusive) of the event files a query reads, within its range.
@@ -285,7 +309,7 @@ fn print_batches(
     schema: Option<mamori_query::output::SchemaRef>,
     batches: &[mamori_query::output::RecordBatch],
     output: Output,
-) -> Result<ExitCode, QueryError> {
+) -> Result<usize, QueryError> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let io = |e: std::io::Error| QueryError::Engine(e.to_string());
@@ -299,9 +323,9 @@ fn print_batches(
         }
         _ => batches,
     };
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     match output {
         Output::Table => {
-            let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
             writeln!(
                 out,
                 "{}",
@@ -322,12 +346,13 @@ fn print_batches(
         }
     }
     out.flush().map_err(io)?;
-    Ok(ExitCode::SUCCESS)
+    Ok(rows)
 }
 
 /// Runs `mamori sql`.
 pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
     // A time range prunes the files registered; the SQL itself is the user's.
+    let started = Instant::now();
     let (_, store) = open_ro(&args.run.data, config)?;
     let engine = Engine::open(
         &store,
@@ -337,7 +362,8 @@ pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
         println!("{}", engine.explain(&args.sql)?);
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(print(&engine, &args.sql, args.run.output)?)
+    let rows = print(&engine, &args.sql, args.run.output)?;
+    Ok(report(&args.run, started, rows))
 }
 
 /// Runs `mamori get`: the whole original record behind an `@ptr`.

@@ -122,10 +122,13 @@ pub enum StoreCmd {
         #[command(flatten)]
         data: DataArgs,
     },
-    /// Merge each partition's segments into one.
+    /// Merge each partition's segments into one, or a large day's into one per hour.
     Compact {
         #[command(flatten)]
         data: DataArgs,
+        /// A day of a source with at least this many events becomes one file per hour.
+        #[arg(long, value_name = "EVENTS", default_value_t = mamori_store::HOUR_SPLIT_ROWS)]
+        hour_split_rows: u64,
     },
     /// Copy the manifest and every file to DEST (local), and check the copy.
     Snapshot {
@@ -526,9 +529,13 @@ pub fn store(cmd: StoreCmd, config: &Config) -> Result<ExitCode> {
             println!("restored: {n} files into {} and verified", dir.display());
             Ok(ExitCode::SUCCESS)
         }
-        StoreCmd::Compact { data } => {
+        StoreCmd::Compact {
+            data,
+            hour_split_rows,
+        } => {
             let dir = config.data_dir(data.data.as_deref());
             let mut store = Store::open(&dir)?;
+            store.split_hours_from(hour_split_rows);
             let (merges, removed) = store.compact(now())?;
             println!("{merges} merges, {removed} files merged away");
             Ok(ExitCode::SUCCESS)

@@ -35,11 +35,16 @@ fn an_insights_query_prints_a_table_json_or_csv() {
         "{rows:?}"
     );
 
-    let out = mamori(&["query", q, "--output", "csv"], dir.path());
+    let out = mamori(&["query", q, "--output", "csv", "--stats"], dir.path());
+    let csv = text(&out.stdout);
+    assert!(csv.starts_with("eventName,n\n"), "{csv}");
+    // --stats: the rows written and the time taken, on stderr only.
+    let stats = text(&out.stderr);
+    let rows = csv.lines().count() - 1;
     assert!(
-        text(&out.stdout).starts_with("eventName,n\n"),
-        "{}",
-        text(&out.stdout)
+        stats.starts_with(&format!("mamori: {rows} row(s) in "))
+            && stats.trim_end().ends_with(" s"),
+        "{stats}"
     );
 }
 

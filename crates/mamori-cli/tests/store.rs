@@ -1,7 +1,7 @@
 //! End-to-end tests of `mamori ingest` and `mamori store`: they run the binary.
 
 use std::collections::HashSet;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -119,6 +119,40 @@ fn duckdb_reads_every_event_with_hive_partitioning() {
         .expect("python3");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).trim(), "42 42 12 2026-11-20");
+
+    // Compacted with hour files (a day of 2 events is "large" here): the
+    // hour is in the file name, so the partition directories keep one depth
+    // and DuckDB still reads every event once.
+    let out = mamori(&["store", "compact", "--hour-split-rows", "2"], dir.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let hour_files = walk(&dir.path().join("mamori-data/events"))
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains("-h"))
+        })
+        .count();
+    assert!(hour_files >= 2, "some days split by hour");
+    let out = Command::new("python3")
+        .args(["-c", script])
+        .current_dir(dir.path())
+        .output()
+        .expect("python3");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "42 42 12 2026-11-20");
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }
 
 #[test]

@@ -25,6 +25,7 @@
 //! ```
 
 mod backend;
+mod hours;
 mod ingest;
 mod location;
 mod maintenance;
@@ -35,6 +36,7 @@ mod segment;
 mod serving;
 mod uids;
 
+pub use hours::HOUR_SPLIT_ROWS;
 pub use ingest::{parse_input, Ingest, IngestReport, ParsedInput, ParsedRecord};
 pub use location::Location;
 pub use manifest::{Entry, FileEntry, InputProgress};
@@ -143,6 +145,8 @@ pub struct Store {
     chain_break: Option<manifest::ChainBreak>,
     /// Set by [`Store::defer_removals`]: files a commit removed, kept until purged.
     deferred: Option<Vec<(std::time::Instant, String)>>,
+    /// A day with this many events is compacted into one file per hour.
+    hour_split_rows: u64,
 }
 
 const MANIFEST: &str = "manifest.jsonl";
@@ -232,6 +236,7 @@ impl Store {
             torn_tail: false,
             chain_break: None,
             deferred: None,
+            hour_split_rows: HOUR_SPLIT_ROWS,
         };
         let (entries, chain_break, torn_tail) = store.read_manifest()?;
         store.torn_tail = torn_tail;

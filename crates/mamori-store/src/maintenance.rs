@@ -8,7 +8,7 @@ use mamori_event::{Event, Timestamp};
 
 use crate::manifest::{Entry, FileEntry};
 use crate::{date_of, segment, uid_hash, Location, Problem, Store, StoreError};
-use crate::{MERGE_BATCH_ROWS, MERGE_FAN_IN};
+use crate::{hours, MERGE_BATCH_ROWS};
 
 impl Store {
     /// Checks the manifest chain and every file against it: modified,
@@ -102,10 +102,12 @@ impl Store {
         self.append_entry(entry)
     }
 
-    /// Merges each partition's segments into one when it has more than one,
-    /// dropping duplicate uids. The segments are each sorted by time, so they
-    /// are merged as streams, at most [`MERGE_FAN_IN`] at a time: memory holds
-    /// a page per open file, not the partition. Returns (merges, files removed).
+    /// Compacts every partition: a day into one segment, or a day of at
+    /// least [`crate::HOUR_SPLIT_ROWS`] events into one segment per hour
+    /// (the hour is in the file name), dropping duplicate uids. The segments are each
+    /// sorted by time, so they are merged as streams, at most
+    /// [`crate::MERGE_FAN_IN`] at a time: memory holds a page per open file, not the
+    /// partition. Returns (merges, files removed).
     pub fn compact(&mut self, now: Timestamp) -> Result<(usize, usize), StoreError> {
         let (mut merges, mut removed) = (0, 0);
         loop {
@@ -116,20 +118,34 @@ impl Store {
                     .or_default()
                     .push(f.clone());
             }
-            let Some(((source, date), mut files)) = by_part.into_iter().find(|(_, f)| f.len() > 1)
-            else {
+            let next = by_part.into_iter().find_map(|((source, date), files)| {
+                hours::plan(&files, self.hour_split_rows).map(|p| (source, date, p))
+            });
+            let Some((source, date, plan)) = next else {
                 break;
             };
             merges += 1;
-            files.sort_by_key(|f| f.rows);
-            files.truncate(MERGE_FAN_IN);
-            removed += files.len();
-            self.merge(&source, &date, files, now, segment::Effort::Archive)?;
+            removed += plan.files.len();
+            self.merge(
+                &source,
+                &date,
+                plan.files,
+                now,
+                segment::Effort::Archive,
+                plan.by_hour,
+            )?;
         }
         Ok((merges, removed))
     }
 
-    /// Merges `files` of one partition into one segment, in one commit.
+    /// From now on, [`Store::compact`] splits a day of at least `rows`
+    /// events into one segment per hour (default [`crate::HOUR_SPLIT_ROWS`]).
+    pub fn split_hours_from(&mut self, rows: u64) {
+        self.hour_split_rows = rows.max(1);
+    }
+
+    /// Merges `files` of one partition, in one commit, into one segment, or
+    /// into one per hour when `by_hour`.
     pub(crate) fn merge(
         &mut self,
         source: &str,
@@ -137,66 +153,63 @@ impl Store {
         files: Vec<FileEntry>,
         now: Timestamp,
         effort: segment::Effort,
+        by_hour: bool,
     ) -> Result<(), StoreError> {
-        {
-            let seq = self.entries.last().map_or(1, |e| e.seq + 1);
-            let rel = format!("events/source={source}/date={date}/seg-{seq:08}-000.parquet");
-            let rows: u64 = files.iter().map(|f| f.rows).sum();
-            let mut out = segment::SegmentWriter::create(
-                &self.tmp_path(&rel),
-                &rel,
-                source,
-                date,
-                rows as usize,
-                effort,
-            )?;
-            let mut readers = Vec::with_capacity(files.len());
-            for f in &files {
-                let copy = self.fetch(f)?;
-                readers.push(segment::SegmentReader::open(
-                    copy.path(),
-                    MERGE_BATCH_ROWS / files.len().max(1) + 1,
-                )?);
-            }
-            // A k-way merge on (time, reader): the heap holds each reader's next event.
-            let mut heap = std::collections::BinaryHeap::new();
-            let mut heads: Vec<Option<(Event, String)>> = Vec::with_capacity(readers.len());
-            for (i, r) in readers.iter_mut().enumerate() {
-                let head = r.next_event()?;
-                if let Some((e, _)) = &head {
-                    heap.push(std::cmp::Reverse((e.time, i)));
-                }
-                heads.push(head);
-            }
-            let mut seen = HashSet::new();
-            let mut chunk: Vec<(Event, String)> = Vec::with_capacity(MERGE_BATCH_ROWS);
-            while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
-                let Some((e, origin)) = heads[i].take() else {
-                    continue;
-                };
-                let next = readers[i].next_event()?;
-                if let Some((n, _)) = &next {
-                    heap.push(std::cmp::Reverse((n.time, i)));
-                }
-                heads[i] = next;
-                if seen.insert(uid_hash(&e.uid)) {
-                    chunk.push((e, origin));
-                }
-                if chunk.len() >= MERGE_BATCH_ROWS {
-                    write_chunk(&mut out, &mut chunk)?;
-                }
-            }
-            write_chunk(&mut out, &mut chunk)?;
-            let entry = out.finish()?;
-            drop(readers);
-            self.stage(std::slice::from_ref(&entry))?;
-            self.commit_change(
-                "compact",
-                vec![entry],
-                files.into_iter().map(|f| f.path).collect(),
-                now,
-            )
+        let seq = self.entries.last().map_or(1, |e| e.seq + 1);
+        let rows: u64 = files.iter().map(|f| f.rows).sum();
+        let mut out = Outputs {
+            store: self,
+            source,
+            date,
+            seq,
+            rows_hint: rows as usize,
+            effort,
+            by_hour,
+            current: None,
+            chunk: Vec::with_capacity(MERGE_BATCH_ROWS),
+            written: Vec::new(),
+        };
+        let mut readers = Vec::with_capacity(files.len());
+        for f in &files {
+            let copy = out.store.fetch(f)?;
+            readers.push(segment::SegmentReader::open(
+                copy.path(),
+                MERGE_BATCH_ROWS / files.len().max(1) + 1,
+            )?);
         }
+        // A k-way merge on (time, reader): the heap holds each reader's next event.
+        let mut heap = std::collections::BinaryHeap::new();
+        let mut heads: Vec<Option<(Event, String)>> = Vec::with_capacity(readers.len());
+        for (i, r) in readers.iter_mut().enumerate() {
+            let head = r.next_event()?;
+            if let Some((e, _)) = &head {
+                heap.push(std::cmp::Reverse((e.time, i)));
+            }
+            heads.push(head);
+        }
+        let mut seen = HashSet::new();
+        while let Some(std::cmp::Reverse((_, i))) = heap.pop() {
+            let Some((e, origin)) = heads[i].take() else {
+                continue;
+            };
+            let next = readers[i].next_event()?;
+            if let Some((n, _)) = &next {
+                heap.push(std::cmp::Reverse((n.time, i)));
+            }
+            heads[i] = next;
+            if seen.insert(uid_hash(&e.uid)) {
+                out.push(e, origin)?;
+            }
+        }
+        let written = out.finish()?;
+        drop(readers);
+        self.stage(&written)?;
+        self.commit_change(
+            "compact",
+            written,
+            files.into_iter().map(|f| f.path).collect(),
+            now,
+        )
     }
 
     /// Copies the manifest and every live file to `dest` (a directory or
@@ -298,17 +311,81 @@ fn not_empty(dest: &Location) -> StoreError {
     }
 }
 
-/// Writes and empties a chunk of merged events.
-fn write_chunk(
-    out: &mut segment::SegmentWriter,
-    chunk: &mut Vec<(Event, String)>,
-) -> Result<(), StoreError> {
-    out.write(
-        &chunk
-            .iter()
-            .map(|(e, o)| (e, o.as_str()))
-            .collect::<Vec<_>>(),
-    )?;
-    chunk.clear();
-    Ok(())
+/// The segments a merge writes: one, or one per hour of the events, which
+/// arrive in time order, so one is open at a time.
+struct Outputs<'a> {
+    store: &'a Store,
+    source: &'a str,
+    date: &'a str,
+    seq: u64,
+    rows_hint: usize,
+    effort: segment::Effort,
+    by_hour: bool,
+    /// The segment being written and the hour (since the epoch) it holds.
+    current: Option<(i64, segment::SegmentWriter)>,
+    chunk: Vec<(Event, String)>,
+    written: Vec<FileEntry>,
+}
+
+impl Outputs<'_> {
+    fn push(&mut self, e: Event, origin: String) -> Result<(), StoreError> {
+        let hour = if self.by_hour {
+            hours::hour_of(e.time.0)
+        } else {
+            0
+        };
+        if self.current.as_ref().map(|(h, _)| *h) != Some(hour) {
+            self.close()?;
+            let name = if self.by_hour {
+                format!("h{:02}", hours::hour_of_day(hour))
+            } else {
+                "000".to_owned()
+            };
+            let rel = format!(
+                "events/source={}/date={}/seg-{:08}-{name}.parquet",
+                self.source, self.date, self.seq
+            );
+            let w = segment::SegmentWriter::create(
+                &self.store.tmp_path(&rel),
+                &rel,
+                self.source,
+                self.date,
+                self.rows_hint,
+                self.effort,
+            )?;
+            self.current = Some((hour, w));
+        }
+        self.chunk.push((e, origin));
+        if self.chunk.len() >= MERGE_BATCH_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if let Some((_, w)) = self.current.as_mut() {
+            w.write(
+                &self
+                    .chunk
+                    .iter()
+                    .map(|(e, o)| (e, o.as_str()))
+                    .collect::<Vec<_>>(),
+            )?;
+        }
+        self.chunk.clear();
+        Ok(())
+    }
+
+    fn close(&mut self) -> Result<(), StoreError> {
+        self.flush()?;
+        if let Some((_, w)) = self.current.take() {
+            self.written.push(w.finish()?);
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<Vec<FileEntry>, StoreError> {
+        self.close()?;
+        Ok(self.written)
+    }
 }

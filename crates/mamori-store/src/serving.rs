@@ -13,7 +13,7 @@ use mamori_event::Timestamp;
 use crate::backend::prune_empty_dirs;
 use crate::manifest::FileEntry;
 use crate::segment::Effort;
-use crate::{Store, StoreError, MERGE_FAN_IN};
+use crate::{hours, Store, StoreError, MERGE_FAN_IN};
 
 /// Merges into a segment of at least this many rows compress `raw` harder.
 const ARCHIVE_ROWS: u64 = 1_000_000;
@@ -84,12 +84,26 @@ impl Store {
     /// those into one, in one commit. Returns the segments merged, 0 when
     /// there was nothing to do.
     pub fn compact_step(&mut self, now: Timestamp) -> Result<usize, StoreError> {
-        let mut tiers: BTreeMap<(u32, String, String), Vec<FileEntry>> = BTreeMap::new();
+        let mut parts: BTreeMap<(String, String), Vec<FileEntry>> = BTreeMap::new();
         for f in self.live.values().filter(|f| f.source != "dead_letter") {
-            tiers
-                .entry((tier(f.rows), f.source.clone(), f.date.clone()))
+            parts
+                .entry((f.source.clone(), f.date.clone()))
                 .or_default()
                 .push(f.clone());
+        }
+        let mut tiers: BTreeMap<(u32, String, String), Vec<FileEntry>> = BTreeMap::new();
+        for ((source, date), files) in parts {
+            // The hour segments of a day `store compact` split stay as they are.
+            let settled: Vec<&str> = hours::settled(&files, self.hour_split_rows)
+                .into_iter()
+                .map(|f| f.path.as_str())
+                .collect();
+            for f in files.iter().filter(|f| !settled.contains(&f.path.as_str())) {
+                tiers
+                    .entry((tier(f.rows), source.clone(), date.clone()))
+                    .or_default()
+                    .push(f.clone());
+            }
         }
         let Some(((_, source, date), mut files)) = tiers
             .into_iter()
@@ -107,7 +121,7 @@ impl Store {
         } else {
             Effort::Ingest
         };
-        self.merge(&source, &date, files, now, effort)?;
+        self.merge(&source, &date, files, now, effort, false)?;
         Ok(merged)
     }
 }

@@ -93,6 +93,7 @@ on_disk_and_s3!(
     retention_drops_whole_old_partitions_and_compaction_merges_small_files,
     a_snapshot_restores_to_a_store_that_verifies_and_holds_the_same_events,
     a_serving_writer_compacts_in_tiers_and_keeps_replaced_files_for_its_readers,
+    a_large_day_is_compacted_into_one_file_per_hour,
 );
 
 fn samples() -> Vec<(String, Vec<u8>)> {
@@ -530,4 +531,100 @@ fn a_serving_writer_compacts_in_tiers_and_keeps_replaced_files_for_its_readers(p
     assert_eq!(store.removals_pending(), 0);
     assert_eq!(store.verify().expect("verify"), Vec::new());
     assert_eq!(store.event_count(), 40);
+}
+
+/// CloudTrail events on 2026-11-20 at `(hour, minute)`, one input each.
+fn events_at(times: &[(u32, u32)], prefix: &str) -> Vec<(String, Vec<u8>)> {
+    times
+        .iter()
+        .map(|(h, m)| {
+            let line = format!(
+                r#"{{"eventVersion":"1.08","eventTime":"2026-11-20T{h:02}:{m:02}:00Z","eventSource":"s3.amazonaws.com","eventName":"GetObject","eventID":"{prefix}-{h}-{m}"}}"#
+            );
+            (format!("{prefix}-{h}-{m}.json"), line.into_bytes())
+        })
+        .collect()
+}
+
+fn ingest_inputs(store: &mut Store, inputs: Vec<(String, Vec<u8>)>, batch: usize) {
+    let mut ing = Ingest::new(store, opts(), batch);
+    for (name, data) in inputs {
+        ing.add(&name, &data).expect("ingest");
+    }
+    ing.finish().expect("finish");
+}
+
+fn all_events(store: &Store) -> Vec<Event> {
+    sorted(
+        store
+            .read_all()
+            .expect("read")
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect(),
+    )
+}
+
+/// (hour of the day, rows) of every segment, by path.
+fn hour_files(store: &Store) -> Vec<(String, i64, u64)> {
+    const HOUR: i64 = 3_600_000_000;
+    let mut v: Vec<(String, i64, u64)> = store
+        .files()
+        .map(|f| {
+            let (from, to) = (f.min_time.div_euclid(HOUR), f.max_time.div_euclid(HOUR));
+            assert_eq!(from, to, "{} holds one hour", f.path);
+            (f.path.clone(), from.rem_euclid(24), f.rows)
+        })
+        .collect();
+    v.sort_by_key(|(_, h, _)| *h);
+    v
+}
+
+fn a_large_day_is_compacted_into_one_file_per_hour(place: &Place) {
+    let mut store = Store::open(place.at("data")).expect("open");
+    store.split_hours_from(30);
+    // 60 events over 20 hours of one day, committed 7 at a time in an order
+    // that spreads every commit over many hours.
+    let times: Vec<(u32, u32)> = (0..60).map(|i| ((i * 7) % 20, i)).collect();
+    ingest_inputs(&mut store, events_at(&times, "day"), 7);
+    let before = all_events(&store);
+    assert!(store.files().count() > 5);
+
+    store.compact(Timestamp(0)).expect("compact");
+    let split = hour_files(&store);
+    assert_eq!(split.len(), 20, "one file per hour: {split:?}");
+    assert!(split.iter().all(|(_, _, rows)| *rows == 3));
+    assert!(split
+        .iter()
+        .all(|(p, h, _)| p.ends_with(&format!("-h{h:02}.parquet"))));
+    assert_eq!(
+        all_events(&store),
+        before,
+        "the split keeps every event once"
+    );
+    assert!(store.verify().expect("verify").is_empty());
+    assert_eq!(store.compact(Timestamp(0)).expect("again"), (0, 0));
+
+    // The hour files are done: a serving writer's tiers leave them alone,
+    // though there are more than a merge's fan-in of one tier.
+    assert_eq!(store.compact_step(Timestamp(0)).expect("step"), 0);
+
+    // Late events in hours 3 and 5, in one file: that file's time range
+    // covers hours 3 to 5, which are rewritten; the other hours are not.
+    ingest_inputs(&mut store, events_at(&[(3, 59), (5, 58)], "late"), 10);
+    let (merges, removed) = store.compact(Timestamp(0)).expect("compact late");
+    assert_eq!((merges, removed), (1, 4));
+    let after = hour_files(&store);
+    assert_eq!(after.len(), 20);
+    for ((p0, h0, n0), (p1, h1, n1)) in split.iter().zip(&after) {
+        assert_eq!(h0, h1);
+        if (3..=5).contains(h0) {
+            assert_ne!(p0, p1);
+            assert_eq!(*n1, if *h0 == 4 { 3 } else { 4 });
+        } else {
+            assert_eq!((p0, n0), (p1, n1), "hour {h0} untouched");
+        }
+    }
+    assert_eq!(store.event_count(), 62);
+    assert!(store.verify().expect("verify").is_empty());
 }
