@@ -112,13 +112,16 @@ fn duckdb_reads_every_event_with_hive_partitioning() {
     let out = mamori(&["ingest", &samples(), "--batch-events", "5"], dir.path());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let script = "import duckdb; r = duckdb.sql(\"select count(*), count(distinct uid), count(distinct source), min(date)::varchar from read_parquet('mamori-data/events/**/*.parquet', hive_partitioning = true)\").fetchall()[0]; print(*r)";
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .current_dir(dir.path())
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "42 42 12 2026-11-20");
+    let duckdb_sees_every_event = || {
+        let out = Command::new("python3")
+            .args(["-c", script])
+            .current_dir(dir.path())
+            .output()
+            .expect("python3");
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout).trim(), "42 42 12 2026-11-20");
+    };
+    duckdb_sees_every_event();
 
     // Compacted with hour files (a day of 2 events is "large" here): the
     // hour is in the file name, so the partition directories keep one depth
@@ -133,13 +136,7 @@ fn duckdb_reads_every_event_with_hive_partitioning() {
         })
         .count();
     assert!(hour_files >= 2, "some days split by hour");
-    let out = Command::new("python3")
-        .args(["-c", script])
-        .current_dir(dir.path())
-        .output()
-        .expect("python3");
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout).trim(), "42 42 12 2026-11-20");
+    duckdb_sees_every_event();
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

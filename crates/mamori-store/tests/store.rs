@@ -300,14 +300,7 @@ fn retention_drops_whole_old_partitions_and_compaction_merges_small_files(place:
     let mut store = Store::open(place.at("data")).expect("open");
     ingest_all(&mut store, 3);
     let before = store.event_count();
-    let events_before = sorted(
-        store
-            .read_all()
-            .expect("read")
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect(),
-    );
+    let events_before = all_events(&store);
     let segs = store.files().filter(|f| f.source != "dead_letter").count();
     let (merges, removed) = store.compact(Timestamp(0)).expect("compact");
     assert!(merges > 0 && removed > merges);
@@ -467,14 +460,7 @@ fn a_serving_writer_compacts_in_tiers_and_keeps_replaced_files_for_its_readers(p
     }
     assert_eq!(ing.finish().expect("finish").events_written, 40);
     let before: Vec<String> = store.files().map(|f| f.path.clone()).collect();
-    let events_before = sorted(
-        store
-            .read_all()
-            .expect("read")
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect(),
-    );
+    let events_before = all_events(&store);
     assert_eq!(before.len(), 40);
 
     let mut steps = Vec::new();
@@ -490,17 +476,7 @@ fn a_serving_writer_compacts_in_tiers_and_keeps_replaced_files_for_its_readers(p
     assert_eq!(steps, vec![16, 16]);
     assert_eq!(store.files().count(), 10);
     assert_eq!(store.event_count(), 40);
-    assert_eq!(
-        sorted(
-            store
-                .read_all()
-                .expect("read")
-                .into_iter()
-                .map(|(e, _)| e)
-                .collect()
-        ),
-        events_before
-    );
+    assert_eq!(all_events(&store), events_before);
 
     // The replaced segments stay readable until purged, and verify expects them.
     let live: Vec<String> = store.files().map(|f| f.path.clone()).collect();
