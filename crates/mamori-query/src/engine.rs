@@ -30,6 +30,7 @@ use mamori_store::{FileEntry, Location, Store};
 use crate::compile::{PatternStage, ANOMALY_COLUMNS, DIFF_COLUMNS, PATTERN_COLUMNS, PATTERN_TABLE};
 use crate::pattern::Miner;
 use crate::QueryError;
+
 /// Rows per batch when counting by dictionary keys (DataFusion reads 8,192 otherwise).
 const PRECOUNT_BATCH_ROWS: usize = 65_536;
 
@@ -339,12 +340,12 @@ impl Engine {
             let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
             // Batches carry one small key per row and a shared dictionary: larger
             // ones cost no memory to speak of and spread the per-batch work thinner.
-            let config = df
-                .task_ctx()
+            let task = df.task_ctx();
+            let config = task
                 .session_config()
                 .clone()
                 .with_batch_size(PRECOUNT_BATCH_ROWS);
-            let task = Arc::new(df.task_ctx().with_session_config(config));
+            let task = Arc::new(task.with_session_config(config));
             let plan = df
                 .create_physical_plan()
                 .await
