@@ -120,6 +120,12 @@ impl Engine {
         o.execution.parquet.reorder_filters = true;
         o.execution.parquet.bloom_filter_on_read = true;
         o.execution.parquet.enable_page_index = true;
+        // DataFusion 55 pushes a `sort a, b | limit n` threshold into the
+        // Parquet row filter, and fails there ("PhysicalExpr Column references
+        // column 'raw' at index 2 … only has 2 columns") when a sort key is a
+        // function of `source` and `raw` (api.request_uid; commands.test).
+        // Newest-first searches have their own windows (newest.rs).
+        o.optimizer.enable_topk_dynamic_filter_pushdown = false;
         let mut ctx = SessionContext::new_with_config_rt(config, env);
         datafusion_functions_json::register_all(&mut ctx).map_err(engine_err)?;
         for udf in crate::udf::udfs() {

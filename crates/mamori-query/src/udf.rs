@@ -297,6 +297,23 @@ fn parse_dates(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError>
     Ok(ColumnarValue::Array(Arc::new(out)))
 }
 
+/// `mamori_request_uid(source, raw)`: the request id the parser of `source`
+/// finds in `raw` (the store has no column for it).
+fn request_uids(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    let arrays = ColumnarValue::values_to_arrays(args)?;
+    let (sources, raws) = (strings(&arrays[0])?, strings(&arrays[1])?);
+    let out: StringArray = (0..raws.len())
+        .map(|i| {
+            if sources.is_null(i) || raws.is_null(i) {
+                return None;
+            }
+            let kind = mamori_event::SourceKind::from_name(sources.value(i))?;
+            mamori_parse::request_uid(kind, raws.value(i))
+        })
+        .collect();
+    Ok(ColumnarValue::Array(Arc::new(out)))
+}
+
 /// The functions, to register in a session.
 pub fn udfs() -> Vec<ScalarUDF> {
     let one = || vec![DataType::Utf8];
@@ -362,6 +379,13 @@ pub fn udfs() -> Vec<ScalarUDF> {
         DataType::Int64,
         Volatility::Immutable,
         Arc::new(parse_dates),
+    ));
+    out.push(create_udf(
+        "mamori_request_uid",
+        two(),
+        DataType::Utf8,
+        Volatility::Immutable,
+        Arc::new(request_uids),
     ));
     out.push(create_udf(
         "mamori_jsonarraycontains",

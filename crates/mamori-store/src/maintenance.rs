@@ -172,7 +172,7 @@ impl Store {
         let mut readers = Vec::with_capacity(files.len());
         for f in &files {
             let copy = out.store.fetch(f)?;
-            readers.push(segment::SegmentReader::open(
+            readers.push(segment::SegmentReader::open_for_rewrite(
                 copy.path(),
                 MERGE_BATCH_ROWS / files.len().max(1) + 1,
             )?);

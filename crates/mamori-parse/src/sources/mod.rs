@@ -54,6 +54,21 @@ pub(crate) fn normalize_json(
     }
 }
 
+/// The request id (`api.request_uid`) the normalizer of `kind` finds in one
+/// stored record; `None` for kinds that have none.
+pub(crate) fn request_uid(kind: SourceKind, raw: &str) -> Option<String> {
+    let event = match kind {
+        SourceKind::Cloudtrail => cloudtrail::normalize(raw),
+        SourceKind::K8sAudit => k8s::normalize(raw),
+        SourceKind::EntraSignin => entra::normalize_signin(raw),
+        SourceKind::EntraAudit => entra::normalize_audit(raw),
+        SourceKind::AzureActivity => azure_activity::normalize(raw),
+        SourceKind::Alb => alb::normalize(raw),
+        _ => return None,
+    };
+    event.ok()?.api.request_uid
+}
+
 /// Reads a time field: absent gives `Ok(None)` (the event is flagged, not
 /// dropped); present but unreadable is a wrong-shape reject.
 pub(crate) fn time_field(
