@@ -46,8 +46,9 @@ pub struct IngestArgs {
     source: Option<SourceKind>,
     /// Records per commit: each commit is durable before the next batch is read.
     /// Memory grows with it (about 3.5 KB per CloudTrail event held); smaller
-    /// batches make smaller files, which `store compact` merges.
-    #[arg(long, default_value_t = 20_000)]
+    /// batches make smaller files, which `store compact` merges. 10,000:
+    /// at 10M events both faster and 60 MB smaller than 20,000 (BENCHMARKS.md).
+    #[arg(long, default_value_t = 10_000)]
     batch_events: usize,
     /// Records larger than this many bytes are rejected whole (kept in the dead-letter files).
     #[arg(long, default_value_t = 4 << 20)]
