@@ -244,17 +244,7 @@ fn json_array_contains(array: &str, value: &str) -> bool {
 }
 
 fn array_contains(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
-    let arrays = ColumnarValue::values_to_arrays(args)?;
-    let (arrs, vals) = (strings(&arrays[0])?, strings(&arrays[1])?);
-    let out: BooleanArray = (0..arrs.len())
-        .map(|i| {
-            if arrs.is_null(i) || vals.is_null(i) {
-                return None;
-            }
-            Some(json_array_contains(arrs.value(i), vals.value(i)))
-        })
-        .collect();
-    Ok(ColumnarValue::Array(Arc::new(out)))
+    pairwise::<BooleanArray, _>(args, |arr, v| Some(json_array_contains(arr, v)))
 }
 
 /// Epoch milliseconds of `s` read with the strftime pattern `fmt`; a zone
@@ -283,35 +273,37 @@ fn parse_date(s: &str, fmt: &str) -> Option<i64> {
         .ok()
 }
 
-fn parse_dates(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+/// Applies `f` to each row of two string arguments; a null in either gives null.
+fn pairwise<A, T>(
+    args: &[ColumnarValue],
+    f: impl Fn(&str, &str) -> Option<T>,
+) -> Result<ColumnarValue, DataFusionError>
+where
+    A: Array + FromIterator<Option<T>> + 'static,
+{
     let arrays = ColumnarValue::values_to_arrays(args)?;
-    let (texts, fmts) = (strings(&arrays[0])?, strings(&arrays[1])?);
-    let out: Int64Array = (0..texts.len())
+    let (a, b) = (strings(&arrays[0])?, strings(&arrays[1])?);
+    let out: A = (0..a.len())
         .map(|i| {
-            if texts.is_null(i) || fmts.is_null(i) {
+            if a.is_null(i) || b.is_null(i) {
                 return None;
             }
-            parse_date(texts.value(i), fmts.value(i))
+            f(a.value(i), b.value(i))
         })
         .collect();
     Ok(ColumnarValue::Array(Arc::new(out)))
 }
 
+fn parse_dates(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
+    pairwise::<Int64Array, _>(args, parse_date)
+}
+
 /// `mamori_request_uid(source, raw)`: the request id the parser of `source`
 /// finds in `raw` (the store has no column for it).
 fn request_uids(args: &[ColumnarValue]) -> Result<ColumnarValue, DataFusionError> {
-    let arrays = ColumnarValue::values_to_arrays(args)?;
-    let (sources, raws) = (strings(&arrays[0])?, strings(&arrays[1])?);
-    let out: StringArray = (0..raws.len())
-        .map(|i| {
-            if sources.is_null(i) || raws.is_null(i) {
-                return None;
-            }
-            let kind = mamori_event::SourceKind::from_name(sources.value(i))?;
-            mamori_parse::request_uid(kind, raws.value(i))
-        })
-        .collect();
-    Ok(ColumnarValue::Array(Arc::new(out)))
+    pairwise::<StringArray, _>(args, |source, raw| {
+        mamori_parse::request_uid(mamori_event::SourceKind::from_name(source)?, raw)
+    })
 }
 
 /// The functions, to register in a session.
