@@ -311,10 +311,8 @@ fn field(segs: &[String], env: &Env) -> Result<Sql, QueryError> {
 }
 
 /// `api.request_uid`, which the store keeps only inside the original record
-/// (docs/store-layout.md): each record's parser finds it again. (Not
-/// `requestID` as a JSON path for CloudTrail: DataFusion 55 then fails a
-/// two-key `sort … | limit` over it, "PhysicalExpr Column references column
-/// '__datafusion_extracted_2'", golden test in commands.test.)
+/// (docs/store-layout.md): each record's parser finds it again, so the value
+/// is the one ingest saw, for every source, by one definition.
 fn request_uid() -> String {
     "mamori_request_uid(CAST(\"source\" AS VARCHAR), \"raw\")".to_owned()
 }

@@ -172,7 +172,7 @@ impl Store {
         let mut readers = Vec::with_capacity(files.len());
         for f in &files {
             let copy = out.store.fetch(f)?;
-            readers.push(segment::SegmentReader::open_for_rewrite(
+            readers.push(segment::SegmentReader::open_columns_only(
                 copy.path(),
                 MERGE_BATCH_ROWS / files.len().max(1) + 1,
             )?);
@@ -257,7 +257,8 @@ impl Store {
     /// Streams the stored events of the given sources (all when empty) whose
     /// files overlap `[start, end)`, file by file in order of their first
     /// event; events outside the range are skipped. `f` gets each event and
-    /// its origin. Returns how many events were passed.
+    /// its origin, without the fields that are not columns (`api.request_uid`:
+    /// hunts, its user, never read it). Returns how many events were passed.
     pub fn scan(
         &self,
         sources: &[&str],
@@ -278,7 +279,7 @@ impl Store {
         let mut n = 0;
         for file in files {
             let copy = self.fetch(file)?;
-            let mut reader = segment::SegmentReader::open(copy.path(), 8192)?;
+            let mut reader = segment::SegmentReader::open_columns_only(copy.path(), 8192)?;
             while let Some((e, origin)) = reader.next_event()? {
                 if start.is_some_and(|s| e.time < s) || end.is_some_and(|x| e.time >= x) {
                     continue;

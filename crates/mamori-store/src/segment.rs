@@ -218,14 +218,17 @@ impl SegmentReader {
     /// Opens a segment, reading `batch_rows` rows at a time; events come
     /// back as they were ingested.
     pub fn open(path: &Path, batch_rows: usize) -> Result<Self, StoreError> {
-        let mut r = Self::open_for_rewrite(path, batch_rows)?;
+        let mut r = Self::open_columns_only(path, batch_rows)?;
         r.restore = true;
         Ok(r)
     }
 
-    /// Like [`SegmentReader::open`] for a compaction, which writes the
-    /// events again: fields that are not columns are not worth restoring.
-    pub fn open_for_rewrite(path: &Path, batch_rows: usize) -> Result<Self, StoreError> {
+    /// Like [`SegmentReader::open`], but events keep only what the columns
+    /// hold (`api.request_uid` is `None`): for readers that never look at
+    /// the rest, compaction (which writes the columns again) and hunts (the
+    /// rule engine's view has no request id), so that they do not parse
+    /// every record a second time.
+    pub fn open_columns_only(path: &Path, batch_rows: usize) -> Result<Self, StoreError> {
         let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
         let batches = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
             .map_err(|e| StoreError::parquet(path, e))?
@@ -266,22 +269,12 @@ impl SegmentReader {
     }
 }
 
-/// Reads every event of a segment.
+/// Reads every event of a segment, as it was ingested.
 pub fn read_segment(path: &Path) -> Result<Vec<(Event, String)>, StoreError> {
-    let file = File::open(path).map_err(|e| StoreError::io(path, e))?;
-    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-        .map_err(|e| StoreError::parquet(path, e))?
-        .build()
-        .map_err(|e| StoreError::parquet(path, e))?;
+    let mut reader = SegmentReader::open(path, 8192)?;
     let mut out = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
-        let events = schema::from_batch(&batch)
-            .map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
-        out.extend(events.into_iter().map(|(mut e, origin)| {
-            restore(&mut e);
-            (e, origin)
-        }));
+    while let Some(event) = reader.next_event()? {
+        out.push(event);
     }
     Ok(out)
 }
