@@ -31,7 +31,7 @@ impl Spool {
     /// Opens (creating) `dir`; numbering goes on after what is there.
     pub fn open(dir: &Path) -> Result<Spool> {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let last = Self::list_in(dir)?
+        let last = Self::list_in(dir, true)?
             .iter()
             .filter_map(|f| seq_of(&f.path))
             .max()
@@ -68,17 +68,22 @@ impl Spool {
 
     /// What is waiting, oldest first.
     pub fn pending(&self) -> Result<Vec<SpoolFile>> {
-        Self::list_in(&self.dir)
+        Self::list_in(&self.dir, false)
     }
 
-    fn list_in(dir: &Path) -> Result<Vec<SpoolFile>> {
+    /// The spooled deliveries in `dir`; with `remove_partial` (at open, before
+    /// any delivery is taken), writes a crash cut short are deleted. Later a
+    /// dot file is a delivery being written now, and is only skipped.
+    fn list_in(dir: &Path, remove_partial: bool) -> Result<Vec<SpoolFile>> {
         let mut out = Vec::new();
         for e in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {
             let e = e.with_context(|| format!("cannot read {}", dir.display()))?;
             let file = e.file_name().to_string_lossy().into_owned();
             if file.starts_with('.') {
                 // A write that never finished was never acknowledged.
-                let _ = std::fs::remove_file(e.path());
+                if remove_partial {
+                    let _ = std::fs::remove_file(e.path());
+                }
                 continue;
             }
             let mut parts = file.splitn(3, '.');
@@ -124,5 +129,17 @@ mod tests {
         assert_eq!(p[1].kind, None);
         assert_eq!(p[1].channel, "syslog");
         assert!(!dir.path().join(".000000000009.auto.http.tmp").exists());
+    }
+
+    /// A delivery being written while the pipeline looks for spooled files
+    /// is neither listed nor deleted (it was, and its writer failed).
+    #[test]
+    fn a_write_in_progress_survives_a_look_at_the_spool() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = Spool::open(dir.path()).expect("open");
+        let partial = dir.path().join(".000000000001.auto.http.tmp");
+        std::fs::write(&partial, b"x").expect("tmp");
+        assert!(s.pending().expect("pending").is_empty());
+        assert!(partial.exists());
     }
 }
