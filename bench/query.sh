@@ -32,7 +32,8 @@ print(con.sql(sys.argv[1]).fetchall()[0][0])" "$1"; }
 # common one, on every ~5,400th event (its pool of 5,000), for contrast.
 IP=$(duck "SELECT src_ip FROM $P WHERE src_ip IS NOT NULL GROUP BY 1 HAVING count(*) = 1 ORDER BY 1 LIMIT 1")
 COMMON=$(duck "SELECT src_ip FROM $P WHERE src_ip IS NOT NULL LIMIT 1 OFFSET 777")
-EVENT=$(duck "SELECT uid FROM $P LIMIT 1 OFFSET 4242")
+# The same event each run: files are read in parallel, so an offset alone picks any.
+EVENT=$(duck "SELECT uid FROM $P ORDER BY uid LIMIT 1 OFFSET 4242")
 DAY=$(duck "SELECT strftime(min(time), '%Y-%m-%d') FROM $P")
 BUCKET=$(duck "SELECT json_extract_string(raw, '\$.requestParameters.bucketName') b FROM $P WHERE b IS NOT NULL LIMIT 1")
 NEXT=$(python3 -c "import datetime; print(datetime.date.fromisoformat('$DAY') + datetime.timedelta(days=1))")
@@ -44,8 +45,8 @@ run() { # name, insights query, duckdb sql, extra mamori arguments
   "$BIN/mamori" query "$2" --data "$WORK/store" --output csv --stats ${4:-} > /dev/null 2> "$WORK/stats"
   t1=$(date +%s.%N)
   ours=$(echo "$t1 - $t0" | bc)
-  # --stats: "mamori: N row(s) in T s", from reading the manifest to the last row.
-  inside=$(awk '/row\(s\) in/ {print $(NF-1)}' "$WORK/stats")
+  # --stats: "mamori: N row(s) in T s (phases)", from reading the manifest to the last row.
+  inside=$(sed -nE 's/.*row\(s\) in ([0-9.]+) s.*/\1/p' "$WORK/stats")
   t0=$(date +%s.%N)
   theirs=$(python3 -c "
 import duckdb, sys, time

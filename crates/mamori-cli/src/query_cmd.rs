@@ -71,12 +71,52 @@ pub struct RunArgs {
     stats: bool,
 }
 
-/// Prints `--stats`: rows returned and time since `started`.
-fn report(run: &RunArgs, started: Instant, rows: usize) -> ExitCode {
+/// When each phase of a command ended, for `--stats`.
+struct Phases {
+    started: Instant,
+    marks: Vec<(&'static str, Instant)>,
+    /// Files whose rows were counted from their footer's value counts.
+    footer_counted: usize,
+}
+
+impl Phases {
+    fn start() -> Self {
+        Phases {
+            started: Instant::now(),
+            marks: Vec::new(),
+            footer_counted: 0,
+        }
+    }
+
+    /// Marks the end of the phase `name`.
+    fn mark(&mut self, name: &'static str) {
+        self.marks.push((name, Instant::now()));
+    }
+}
+
+/// Prints `--stats`: rows returned, the time since the command started, and
+/// how long each phase took (where a query's time goes, without a profiler).
+fn report(run: &RunArgs, mut phases: Phases, rows: usize) -> ExitCode {
     if run.stats {
+        phases.mark("rows");
+        let mut last = phases.started;
+        let parts: Vec<String> = phases
+            .marks
+            .iter()
+            .map(|(name, at)| {
+                let ms = at.duration_since(last).as_secs_f64() * 1e3;
+                last = *at;
+                format!("{name} {ms:.1} ms")
+            })
+            .collect();
+        let footers = match phases.footer_counted {
+            0 => String::new(),
+            n => format!("; {n} file(s) counted from their footer"),
+        };
         eprintln!(
-            "mamori: {rows} row(s) in {:.3} s",
-            started.elapsed().as_secs_f64()
+            "mamori: {rows} row(s) in {:.3} s ({}){footers}",
+            phases.started.elapsed().as_secs_f64(),
+            parts.join(", ")
         );
     }
     ExitCode::SUCCESS
@@ -233,7 +273,7 @@ fn print(engine: &Engine, sql: &str, output: Output) -> Result<usize, QueryError
 
 /// Runs `mamori query`.
 pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
-    let started = Instant::now();
+    let mut phases = Phases::start();
     let parsed = match mamori_query::parse(&args.query) {
         Ok(q) => q,
         Err(e) => {
@@ -243,6 +283,7 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
     };
     let (start, end) = range(&args.run)?;
     let (_, store) = open_ro(&args.run.data, config)?;
+    phases.mark("store");
     // `diff` also reads an earlier window: files and sources are judged from the beginning.
     let diff = parsed
         .commands
@@ -256,6 +297,7 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
         ..CompileOptions::default()
     };
     let compiled = mamori_query::compile(&parsed, &opts)?;
+    phases.mark("compile");
     let engine = Engine::open(
         &store,
         &EngineOptions {
@@ -263,7 +305,10 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
             ..engine_options(&args.run, compiled.sources.clone(), (files_from, end))
         },
     )?;
+    phases.mark("engine");
     engine.prepare(&compiled)?;
+    phases.mark("prepare");
+    phases.footer_counted = engine.footer_counted();
     if args.run.explain {
         println!("{}\n\n{}", compiled.sql, engine.explain(&compiled.sql)?);
         return Ok(ExitCode::SUCCESS);
@@ -272,15 +317,15 @@ pub fn query(args: QueryArgs, config: &Config) -> Result<ExitCode> {
         // Newest first, the newest windows are read first and the rest only if needed.
         let Some(span) = span_of(&store, &compiled.sources, start, end) else {
             let rows = print(&engine, &compiled.sql, args.run.output)?;
-            return Ok(report(&args.run, started, rows));
+            return Ok(report(&args.run, phases, rows));
         };
         let (schema, batches) =
             mamori_query::newest::run_newest_first(&engine, &parsed, &opts, span, limit)?;
         let rows = print_batches(schema, &batches, args.run.output)?;
-        return Ok(report(&args.run, started, rows));
+        return Ok(report(&args.run, phases, rows));
     }
     let rows = print(&engine, &compiled.sql, args.run.output)?;
-    Ok(report(&args.run, started, rows))
+    Ok(report(&args.run, phases, rows))
 }
 
 /// The time span (µs, end exclusive) of the event files a query reads, within its range.
@@ -352,18 +397,20 @@ fn print_batches(
 /// Runs `mamori sql`.
 pub fn sql(args: SqlArgs, config: &Config) -> Result<ExitCode> {
     // A time range prunes the files registered; the SQL itself is the user's.
-    let started = Instant::now();
+    let mut phases = Phases::start();
     let (_, store) = open_ro(&args.run.data, config)?;
+    phases.mark("store");
     let engine = Engine::open(
         &store,
         &engine_options(&args.run, Vec::new(), range(&args.run)?),
     )?;
+    phases.mark("engine");
     if args.run.explain {
         println!("{}", engine.explain(&args.sql)?);
         return Ok(ExitCode::SUCCESS);
     }
     let rows = print(&engine, &args.sql, args.run.output)?;
-    Ok(report(&args.run, started, rows))
+    Ok(report(&args.run, phases, rows))
 }
 
 /// Runs `mamori get`: the whole original record behind an `@ptr`.

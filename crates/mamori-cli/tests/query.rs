@@ -38,12 +38,13 @@ fn an_insights_query_prints_a_table_json_or_csv() {
     let out = mamori(&["query", q, "--output", "csv", "--stats"], dir.path());
     let csv = text(&out.stdout);
     assert!(csv.starts_with("eventName,n\n"), "{csv}");
-    // --stats: the rows written and the time taken, on stderr only.
+    // --stats: the rows written, the time taken and its phases, on stderr only.
     let stats = text(&out.stderr);
     let rows = csv.lines().count() - 1;
     assert!(
         stats.starts_with(&format!("mamori: {rows} row(s) in "))
-            && stats.trim_end().ends_with(" s"),
+            && stats.contains(" s (store ")
+            && stats.contains(" ms)"),
         "{stats}"
     );
 }

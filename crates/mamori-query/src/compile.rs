@@ -75,6 +75,12 @@ pub struct PreCount {
     pub input: String,
     /// The columns counted by.
     pub columns: Vec<String>,
+    /// `input` is every event of the query's time range and sources, with
+    /// no other condition: a file wholly in the range can be counted from
+    /// the value counts in its footer.
+    pub whole: bool,
+    /// The source kinds `input` reads (empty: all).
+    pub sources: Vec<String>,
 }
 
 /// The table `sql` reads a `pattern` command's templates from.
@@ -123,6 +129,11 @@ struct Scope {
     /// A first `stats` may count by dictionary keys; the one that does.
     precount_allowed: bool,
     precount: Option<PreCount>,
+    /// The SQL of every event of the range and sources, when nothing else
+    /// (an account of `SOURCE`) narrows them.
+    base: Option<String>,
+    /// The source kinds `SOURCE` selected (empty: all).
+    sources: Vec<String>,
     limited: bool,
     counter: usize,
     columns: Vec<String>,
@@ -153,6 +164,8 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         only_cloudtrail: false,
         precount_allowed: opts.precount,
         precount: None,
+        base: None,
+        sources: Vec::new(),
         limited: false,
         counter: 0,
         columns,
@@ -169,9 +182,13 @@ pub fn compile(q: &Query, opts: &CompileOptions) -> Result<Compiled, QueryError>
         None => Vec::new(),
     };
     scope.only_cloudtrail = sources == ["cloudtrail"] || opts.only_cloudtrail;
+    scope.sources = sources.clone();
     let mut sql = format!("SELECT * FROM {}", ident(&opts.table));
     if !wheres.is_empty() {
         sql = format!("{sql} WHERE {}", wheres.join(" AND "));
+    }
+    if q.source.as_ref().is_none_or(|s| s.accounts.is_empty()) {
+        scope.base = Some(sql.clone());
     }
     let mut stats_seen = 0;
     let mut stage: Option<PatternStage> = None;
@@ -617,6 +634,8 @@ fn stats(sql: String, aggs: &[Item], by: &[Item], scope: &mut Scope) -> Result<S
                 table,
                 input: format!("SELECT {} FROM ({sql})", cols.join(", ")),
                 columns,
+                whole: scope.base.as_deref() == Some(sql.as_str()),
+                sources: scope.sources.clone(),
             });
             text
         }

@@ -29,6 +29,7 @@ use mamori_store::{FileEntry, Location, Store};
 
 use crate::compile::{PatternStage, ANOMALY_COLUMNS, DIFF_COLUMNS, PATTERN_COLUMNS, PATTERN_TABLE};
 use crate::pattern::Miner;
+use crate::precount::KeyCounter;
 use crate::QueryError;
 
 /// Rows per batch when counting by dictionary keys (DataFusion reads 8,192 otherwise).
@@ -85,6 +86,10 @@ pub struct Engine {
     /// Where the store's files are, and the ones the tables were opened over.
     base: String,
     files: Vec<FileEntry>,
+    /// The time range the engine was opened for (µs, end exclusive).
+    range: (Option<i64>, Option<i64>),
+    /// Files counted from the value counts in their footer, for `--stats`.
+    footer_counted: std::sync::atomic::AtomicUsize,
 }
 
 fn engine_err(e: impl std::fmt::Display) -> QueryError {
@@ -163,6 +168,8 @@ impl Engine {
             raw_as_view: opts.raw_as_view,
             base,
             files,
+            range: (opts.start, opts.end),
+            footer_counted: Default::default(),
         };
         engine.narrow(None, None)?;
         Ok(engine)
@@ -179,7 +186,12 @@ impl Engine {
             .iter()
             .filter(|f| start.is_none_or(|s| f.max_time >= s) && end.is_none_or(|e| f.min_time < e))
             .collect();
-        self.register("events", &files)?;
+        self.register_files(&files)
+    }
+
+    /// Registers the tables over `files` only.
+    fn register_files(&self, files: &[&FileEntry]) -> Result<(), QueryError> {
+        self.register("events", files)?;
         for kind in mamori_event::SourceKind::ALL {
             let of_kind: Vec<&FileEntry> = files
                 .iter()
@@ -270,7 +282,7 @@ impl Engine {
     /// the table its SQL reads; nothing to do for other queries.
     pub fn prepare(&self, c: &crate::compile::Compiled) -> Result<(), QueryError> {
         if let Some(pc) = &c.precount {
-            let batch = self.count_keys(&pc.input, &pc.columns)?;
+            let batch = self.precount(pc)?;
             let table = MemTable::try_new(batch.schema(), vec![vec![batch]]).map_err(engine_err)?;
             self.ctx.deregister_table(&pc.table).map_err(engine_err)?;
             self.ctx
@@ -338,10 +350,95 @@ impl Engine {
         })
     }
 
+    /// Files counted from their footer's value counts so far.
+    pub fn footer_counted(&self) -> usize {
+        self.footer_counted
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The counts of a [`crate::compile::PreCount`], as a table: from the
+    /// footers of the files it reads whole where they hold value counts,
+    /// by reading the others.
+    fn precount(&self, pc: &crate::compile::PreCount) -> Result<RecordBatch, QueryError> {
+        let mut total = KeyCounter::new(pc.columns.clone());
+        let (start, end) = self.range;
+        let inside = |f: &FileEntry| {
+            start.is_none_or(|s| f.min_time >= s) && end.is_none_or(|e| f.max_time < e)
+        };
+        // Files of other kinds hold no row of the input.
+        let files: Vec<&FileEntry> = self
+            .files
+            .iter()
+            .filter(|f| pc.sources.is_empty() || pc.sources.contains(&f.source))
+            .collect();
+        let mut read: Vec<&FileEntry> = Vec::new();
+        let mut counted = 0;
+        if pc.whole {
+            let whole: Vec<&FileEntry> = files.iter().copied().filter(|f| inside(f)).collect();
+            let footers = self.footer_counts(&whole)?;
+            for (f, counts) in whole.into_iter().zip(footers) {
+                let source = |c: &str| (c == "source").then(|| f.source.clone());
+                match counts.and_then(|c| c.marginal(&pc.columns, source)) {
+                    Some(rows) => {
+                        for (values, n) in rows {
+                            let values: Vec<Option<&str>> =
+                                values.iter().map(Option::as_deref).collect();
+                            total.add_row(&values, n);
+                        }
+                        counted += 1;
+                    }
+                    None => read.push(f),
+                }
+            }
+            read.extend(files.iter().copied().filter(|f| !inside(f)));
+        } else {
+            read = files;
+        }
+        self.footer_counted
+            .fetch_add(counted, std::sync::atomic::Ordering::Relaxed);
+        if !read.is_empty() {
+            let narrowed = read.len() < self.files.len();
+            if narrowed {
+                self.register_files(&read)?;
+            }
+            let keys = self.count_keys(&pc.input, &pc.columns);
+            if narrowed {
+                self.narrow(None, None)?;
+            }
+            total.merge(keys?);
+        }
+        crate::precount::finish(&total).map_err(engine_err)
+    }
+
+    /// The value counts in the footers of `files` (`None` for a file without).
+    fn footer_counts(
+        &self,
+        files: &[&FileEntry],
+    ) -> Result<Vec<Option<mamori_store::counts::FileCounts>>, QueryError> {
+        let mut reads = Vec::with_capacity(files.len());
+        for f in files {
+            let url =
+                ListingTableUrl::parse(format!("{}/{}", self.base, f.path)).map_err(engine_err)?;
+            let store = self
+                .ctx
+                .runtime_env()
+                .object_store(url.object_store())
+                .map_err(engine_err)?;
+            let (path, size) = (url.prefix().clone(), f.bytes);
+            reads.push(
+                async move { crate::precount::footer_counts(store.as_ref(), &path, size).await },
+            );
+        }
+        let results = self.runtime.block_on(futures::future::join_all(reads));
+        results
+            .into_iter()
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(QueryError::Engine)
+    }
+
     /// Counts the rows of `sql` by its dictionary columns `columns`: one
     /// counter per partition, each on the thread that reads it, merged.
-    fn count_keys(&self, sql: &str, columns: &[String]) -> Result<RecordBatch, QueryError> {
-        use crate::precount::KeyCounter;
+    fn count_keys(&self, sql: &str, columns: &[String]) -> Result<KeyCounter, QueryError> {
         self.runtime.block_on(async {
             let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
             // Batches carry one small key per row and a shared dictionary: larger
@@ -363,7 +460,7 @@ impl Engine {
                 tokio::spawn(async move {
                     let mut counter = KeyCounter::new(columns);
                     while let Some(b) = stream.next().await {
-                        counter.add(&b?)?;
+                        crate::precount::add_batch(&mut counter, &b?)?;
                     }
                     Ok::<_, datafusion::error::DataFusionError>(counter)
                 })
@@ -377,7 +474,7 @@ impl Engine {
                         .map_err(|e| self.classify(e))?;
                     total.merge(counter);
                 }
-                total.finish().map_err(engine_err)
+                Ok(total)
             };
             tokio::select! {
                 r = run => r,

@@ -147,6 +147,9 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
             match (op, l.as_ref(), r.as_ref()) {
                 (BinOp::Eq, Expr::Field(segs, _), Expr::Str(v))
                 | (BinOp::Eq, Expr::Str(v), Expr::Field(segs, _)) => {
+                    if let Some(exact) = cloudtrail_id_test(segs, v, env) {
+                        return Ok(Sql::new(exact, Ty::Bool));
+                    }
                     let mut text = test.text;
                     if let Some(pre) = implied(segs, v, env) {
                         text = format!("({text} AND {pre})");
@@ -215,6 +218,21 @@ pub(crate) fn compile_expr(e: &Expr, env: &Env) -> Result<Sql, QueryError> {
         }
         Expr::Call(name, args, _) => crate::functions::scalar(name, args, env)?,
     })
+}
+
+/// `eventID = 'v'` over CloudTrail records only, as a test of the `uid`
+/// column alone: the parser copies `eventID` there verbatim, and gives a
+/// record without one a content hash (`h:` and hex) instead, so for any
+/// other value the two tests agree and the original record (a page of `raw`
+/// decompressed for one event) need not be read.
+fn cloudtrail_id_test(segs: &[String], value: &str, env: &Env) -> Option<String> {
+    let is_id = matches!(segs, [s] if s == "eventID");
+    (is_id
+        && env.only_cloudtrail
+        && !env.aggregated
+        && !env.names.contains_key("eventID")
+        && !value.starts_with("h:"))
+    .then(|| format!("\"uid\" = {}", quote(value)))
 }
 
 /// The typed test a CloudTrail path's equality implies, guarded to CloudTrail records.
@@ -517,4 +535,33 @@ pub(crate) fn binary(l: Sql, op: BinOp, r: Sql) -> Sql {
         ),
     };
     Sql::new(text, Ty::Bool)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compile::{compile, CompileOptions};
+
+    fn sql(q: &str) -> String {
+        let q = crate::parse(q).expect("parse");
+        compile(&q, &CompileOptions::default())
+            .expect("compile")
+            .sql
+    }
+
+    /// Over CloudTrail alone, an event id is looked up in the uid column and
+    /// the record is not read; a content hash (a record without eventID) and
+    /// a query over every source still test the record's eventID.
+    #[test]
+    fn event_ids_read_the_uid_column_where_it_is_exact() {
+        let ct = "SOURCE logGroups(namePrefix: ['cloudtrail']) | filter eventID = 'e-1' | stats count(*)";
+        let s = sql(ct);
+        assert!(s.contains("\"uid\" = 'e-1'") && !s.contains("raw"), "{s}");
+        for q in [
+            "SOURCE logGroups(namePrefix: ['cloudtrail']) | filter eventID = 'h:0a1b' | stats count(*)",
+            "filter eventID = 'e-1' | stats count(*)",
+        ] {
+            let s = sql(q);
+            assert!(s.contains("'eventID')"), "{q}: {s}");
+        }
+    }
 }

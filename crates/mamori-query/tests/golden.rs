@@ -17,15 +17,25 @@ mod common;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use common::{engine, engine_for};
-use mamori_query::CompileOptions;
+use common::{compacted_engine_for, engine_for};
+use mamori_query::{CompileOptions, Engine};
 
 /// Runs one case: the rendered rows, or the error message. `precount`: let
 /// counts by dictionary columns count keys first; `counted` tells whether one did.
 fn run(kind: &str, text: &str, precount: bool, counted: &mut bool) -> Result<String, String> {
-    // An Insights query runs on the engine `mamori query` would pick for it.
+    run_on(None, kind, text, precount, counted)
+}
+
+/// [`run`] on `engine`, or on the one `mamori query` would pick for the case.
+fn run_on(
+    engine: Option<&Engine>,
+    kind: &str,
+    text: &str,
+    precount: bool,
+    counted: &mut bool,
+) -> Result<String, String> {
     let (engine, sql) = if kind == "sql" {
-        (engine(), text.to_owned())
+        (engine.unwrap_or(common::engine()), text.to_owned())
     } else {
         let q = mamori_query::parse(text).map_err(|e| e.to_string())?;
         let opts = CompileOptions {
@@ -34,7 +44,7 @@ fn run(kind: &str, text: &str, precount: bool, counted: &mut bool) -> Result<Str
         };
         let compiled = mamori_query::compile(&q, &opts).map_err(|e| e.to_string())?;
         *counted = compiled.precount.is_some();
-        let engine = engine_for(&q);
+        let engine = engine.unwrap_or_else(|| engine_for(&q));
         engine.prepare(&compiled).map_err(|e| e.to_string())?;
         (engine, compiled.sql)
     };
@@ -124,7 +134,7 @@ fn golden_queries() {
         .filter(|p| p.extension().is_some_and(|x| x == "test"))
         .collect();
     files.sort();
-    let (mut total, mut precounted) = (0, 0);
+    let (mut total, mut precounted, mut from_footers) = (0, 0, 0);
     for file in files {
         let content = std::fs::read_to_string(&file).expect("read");
         let (preambles, cases) = parse_file(&content);
@@ -140,6 +150,18 @@ fn golden_queries() {
                 if plain != got {
                     failures.push(format!(
                         "{}: counting by dictionary keys changed the rows of\n{}\nfrom\n{plain:?}\nto\n{got:?}",
+                        file.display(),
+                        case.text
+                    ));
+                }
+                // Nor on compacted files, whose footers hold value counts.
+                let q = mamori_query::parse(&case.text).expect("parsed once already");
+                let compacted = compacted_engine_for(&q);
+                let there = run_on(Some(&compacted), &case.kind, &case.text, true, &mut counted);
+                from_footers += usize::from(compacted.footer_counted() > 0);
+                if there != got {
+                    failures.push(format!(
+                        "{}: on compacted files the rows of\n{}\nchanged from\n{got:?}\nto\n{there:?}",
                         file.display(),
                         case.text
                     ));
@@ -189,6 +211,10 @@ fn golden_queries() {
         "only {precounted} cases count by dictionary keys"
     );
     assert!(
+        from_footers >= 3,
+        "only {from_footers} cases counted files from their footers"
+    );
+    assert!(
         failures.is_empty(),
         "{} of {total} cases failed:\n\n{}",
         failures.len(),
@@ -206,5 +232,5 @@ fn stats_queries_read_raw_as_views() {
         mamori_query::output::strings(r.batches[0].column(0)).expect("text")[0].clone()
     };
     assert_eq!(type_of(common::view_engine()).as_deref(), Some("Utf8View"));
-    assert_eq!(type_of(engine()).as_deref(), Some("Utf8"));
+    assert_eq!(type_of(common::engine()).as_deref(), Some("Utf8"));
 }

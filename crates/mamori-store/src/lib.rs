@@ -25,6 +25,7 @@
 //! ```
 
 mod backend;
+pub mod counts;
 mod hours;
 mod ingest;
 mod location;

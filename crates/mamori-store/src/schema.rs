@@ -24,6 +24,8 @@ use mamori_event::{
 };
 
 /// Columns written as dictionaries: few distinct values per file.
+pub const DICTIONARY_COLUMNS: &[&str] = DICT;
+
 const DICT: &[&str] = &[
     "source",
     "product",

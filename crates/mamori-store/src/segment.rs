@@ -9,10 +9,12 @@ use std::path::Path;
 use mamori_event::Event;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
+use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use sha2::{Digest, Sha256};
 
+use crate::counts::{FileCounter, COUNTS_KEY};
 use crate::manifest::{hex, FileEntry};
 use crate::schema::{self, BLOOM_COLUMNS};
 use crate::StoreError;
@@ -109,6 +111,8 @@ pub struct SegmentWriter {
     tmp_path: std::path::PathBuf,
     entry: FileEntry,
     writer: ArrowWriter<File>,
+    /// The value counts compacted files keep in their footer ([`crate::counts`]).
+    counter: Option<FileCounter>,
 }
 
 impl SegmentWriter {
@@ -123,9 +127,15 @@ impl SegmentWriter {
         effort: Effort,
     ) -> Result<Self, StoreError> {
         let file = File::create(tmp_path).map_err(|e| StoreError::io(tmp_path, e))?;
-        let writer =
-            ArrowWriter::try_new(file, schema::schema(), Some(properties(rows_hint, effort)))
-                .map_err(|e| StoreError::parquet(tmp_path, e))?;
+        let schema = schema::schema();
+        // Only compacted files: they hold whole days, which queries read whole;
+        // a fresh segment's few thousand rows are read faster than counted.
+        let counter = match effort {
+            Effort::Archive => FileCounter::new(&schema, schema::DICTIONARY_COLUMNS),
+            Effort::Ingest => None,
+        };
+        let writer = ArrowWriter::try_new(file, schema, Some(properties(rows_hint, effort)))
+            .map_err(|e| StoreError::parquet(tmp_path, e))?;
         let entry = FileEntry {
             path: final_rel.to_owned(),
             sha256: String::new(),
@@ -140,6 +150,7 @@ impl SegmentWriter {
             tmp_path: tmp_path.to_owned(),
             entry,
             writer,
+            counter,
         })
     }
 
@@ -150,6 +161,10 @@ impl SegmentWriter {
         }
         let batch = schema::to_batch(events)
             .map_err(|e| StoreError::Corrupt(format!("building a batch: {e}")))?;
+        if let Some(c) = &mut self.counter {
+            c.add(&batch)
+                .map_err(|e| StoreError::Corrupt(format!("counting values: {e}")))?;
+        }
         self.writer
             .write(&batch)
             .map_err(|e| StoreError::parquet(&self.tmp_path, e))?;
@@ -164,8 +179,14 @@ impl SegmentWriter {
         let SegmentWriter {
             tmp_path,
             mut entry,
-            writer,
+            mut writer,
+            counter,
         } = self;
+        if let Some(c) = counter {
+            let text = serde_json::to_string(&c.finish())
+                .map_err(|e| StoreError::Corrupt(format!("encoding value counts: {e}")))?;
+            writer.append_key_value_metadata(KeyValue::new(COUNTS_KEY.to_owned(), text));
+        }
         let file = writer
             .into_inner()
             .map_err(|e| StoreError::parquet(&tmp_path, e))?;

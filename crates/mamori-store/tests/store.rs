@@ -604,3 +604,57 @@ fn a_large_day_is_compacted_into_one_file_per_hour(place: &Place) {
     assert_eq!(store.event_count(), 62);
     assert!(store.verify().expect("verify").is_empty());
 }
+
+/// The value counts a compacted file keeps in its footer are the counts of
+/// its events; files written at ingest keep none.
+#[test]
+fn compacted_files_keep_the_value_counts_of_their_events() {
+    use mamori_store::counts::{FileCounts, COUNTS_KEY};
+    use parquet::file::reader::{FileReader, SerializedFileReader};
+    let footer = |path: &Path| -> Option<FileCounts> {
+        let file = fs::File::open(path).expect("open");
+        let reader = SerializedFileReader::new(file).expect("parquet");
+        let kv = reader
+            .metadata()
+            .file_metadata()
+            .key_value_metadata()?
+            .clone();
+        let text = kv.into_iter().find(|kv| kv.key == COUNTS_KEY)?.value?;
+        Some(serde_json::from_str(&text).expect("counts"))
+    };
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut store = Store::open(dir.path()).expect("open");
+    ingest_all(&mut store, 3);
+    let events = |s: &Store| {
+        s.files()
+            .filter(|f| f.source != "dead_letter")
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert!(events(&store)
+        .iter()
+        .all(|f| footer(&dir.path().join(&f.path)).is_none()));
+    store.compact(Timestamp(0)).expect("compact");
+    let mut checked = 0;
+    for f in events(&store) {
+        let path = dir.path().join(&f.path);
+        let Some(counts) = footer(&path) else {
+            continue;
+        };
+        let mut want: BTreeMap<(Option<String>, Option<String>), u64> = BTreeMap::new();
+        for (e, _) in mamori_store::read_segment(&path).expect("read") {
+            *want
+                .entry((e.event_code.clone(), e.api.operation.clone()))
+                .or_default() += 1;
+        }
+        let got: BTreeMap<(Option<String>, Option<String>), u64> = counts.groups
+            ["event_code,api_operation"]
+            .iter()
+            .map(|(v, n)| ((v[0].clone(), v[1].clone()), *n))
+            .collect();
+        assert_eq!(got, want, "{}", f.path);
+        assert_eq!(counts.rows, f.rows);
+        checked += 1;
+    }
+    assert!(checked > 0, "no compacted file");
+}

@@ -17,15 +17,28 @@ fn root() -> PathBuf {
 /// The store every case queries, built once.
 pub fn store_dir() -> &'static Path {
     static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
-    DIR.get_or_init(|| {
+    DIR.get_or_init(|| build(100_000, false)).path()
+}
+
+/// The same events committed 40 at a time, then compacted: days of several
+/// segments become files with value counts in their footer, the others stay
+/// as ingest wrote them.
+pub fn compacted_store_dir() -> &'static Path {
+    static DIR: OnceLock<tempfile::TempDir> = OnceLock::new();
+    DIR.get_or_init(|| build(40, true)).path()
+}
+
+fn build(batch_events: usize, compact: bool) -> tempfile::TempDir {
+    {
         let dir = tempfile::tempdir().expect("tmp");
         let mut store = Store::open(dir.path()).expect("store");
+        let ingest_time =
+            mamori_event::Timestamp::parse_iso8601("2026-11-24T00:00:00Z").unwrap_or_default();
         let opts = mamori_parse::ParseOptions {
-            ingest_time: mamori_event::Timestamp::parse_iso8601("2026-11-24T00:00:00Z")
-                .unwrap_or_default(),
+            ingest_time,
             ..Default::default()
         };
-        let mut ing = Ingest::new(&mut store, opts, 100_000);
+        let mut ing = Ingest::new(&mut store, opts, batch_events);
         for sub in [
             "testdata/samples",
             "../shared/corpus/stratus-red-team-detonations/aws",
@@ -46,13 +59,24 @@ pub fn store_dir() -> &'static Path {
             }
         }
         ing.finish().expect("finish");
+        if compact {
+            store.compact(ingest_time).expect("compact");
+        }
         dir
-    })
-    .path()
+    }
 }
 
 fn open_engine(raw_as_view: bool) -> Engine {
-    let store = Store::open_read_only(store_dir()).expect("store");
+    open_engine_on(store_dir(), raw_as_view)
+}
+
+/// An engine over the compacted copy, as [`engine_for`] picks.
+pub fn compacted_engine_for(q: &mamori_query::ast::Query) -> Engine {
+    open_engine_on(compacted_store_dir(), q.rows_end_in_stats())
+}
+
+fn open_engine_on(dir: &Path, raw_as_view: bool) -> Engine {
+    let store = Store::open_read_only(dir).expect("store");
     let opts = EngineOptions {
         threads: 2,
         raw_as_view,
