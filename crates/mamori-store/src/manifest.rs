@@ -233,3 +233,48 @@ pub fn drop_torn_tail(path: &Path, entries: &[Entry]) -> Result<(), StoreError> 
     }
     crate::segment::write_durably(path, text.as_bytes())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(op: &str) -> Entry {
+        Entry {
+            seq: 0,
+            prev: String::new(),
+            time: Timestamp(1),
+            op: op.to_owned(),
+            add: Vec::new(),
+            remove: vec!["events/a.parquet".to_owned()],
+            inputs: Vec::new(),
+            hash: String::new(),
+        }
+    }
+
+    /// Lines as written check over their text; a line in another form (here
+    /// pretty-printed) against its canonical form; a changed line fails either way.
+    #[test]
+    fn hashes_check_as_written_and_in_any_other_form() {
+        let first = seal(None, entry("ingest"));
+        let second = seal(Some(&first), entry("compact"));
+        let line = |e: &Entry| serde_json::to_vec(e).expect("json");
+        let pretty = serde_json::to_string_pretty(&second)
+            .expect("json")
+            .replace('\n', " ")
+            .into_bytes();
+        for lines in [
+            vec![line(&first), line(&second)],
+            vec![line(&first), pretty],
+        ] {
+            let (entries, broken, torn) = check_chain(&lines, true);
+            assert_eq!((entries.len(), broken, torn), (2, None, false));
+        }
+        let changed = String::from_utf8(line(&second))
+            .expect("utf-8")
+            .replace("events/a.parquet", "events/b.parquet")
+            .into_bytes();
+        let (entries, broken, _) = check_chain(&[line(&first), changed], true);
+        assert_eq!(entries.len(), 1);
+        assert!(broken.is_some_and(|b| b.line == 2 && b.reason.contains("hash")));
+    }
+}
