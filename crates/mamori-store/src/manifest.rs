@@ -83,12 +83,19 @@ impl Entry {
         let mut body = self.clone();
         body.hash = String::new();
         let text = serde_json::to_string(&body).unwrap_or_default();
-        hex(&Sha256::new()
-            .chain_update(self.prev.as_bytes())
-            .chain_update(b"\n")
-            .chain_update(text.as_bytes())
-            .finalize())
+        chain_hash(&self.prev, &[text.as_bytes()])
     }
+}
+
+/// SHA-256 (hex) of `prev`, a newline, and an entry's text given in `parts`.
+fn chain_hash(prev: &str, parts: &[&[u8]]) -> String {
+    let mut h = Sha256::new()
+        .chain_update(prev.as_bytes())
+        .chain_update(b"\n");
+    for p in parts {
+        h.update(p);
+    }
+    hex(&h.finalize())
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
@@ -181,13 +188,7 @@ fn hashes_to(entry: &Entry, prev: &str, text: &[u8]) -> bool {
         && &text[n - 2 - hex_len - FIELD.len()..n - 2 - hex_len] == FIELD;
     if as_written {
         let body = &text[..n - 2 - hex_len - FIELD.len()];
-        let digest = Sha256::new()
-            .chain_update(prev.as_bytes())
-            .chain_update(b"\n")
-            .chain_update(body)
-            .chain_update(b",\"hash\":\"\"}")
-            .finalize();
-        if hex(&digest) == entry.hash {
+        if chain_hash(prev, &[body, b",\"hash\":\"\"}"]) == entry.hash {
             return true;
         }
     }

@@ -24,9 +24,7 @@ use mamori_event::{
 };
 
 /// Columns written as dictionaries: few distinct values per file.
-pub const DICTIONARY_COLUMNS: &[&str] = DICT;
-
-const DICT: &[&str] = &[
+pub const DICTIONARY_COLUMNS: &[&str] = &[
     "source",
     "product",
     "event_code",
@@ -154,7 +152,7 @@ pub fn schema() -> SchemaRef {
     }
     fields.push(Field::new("actor_is_mfa", DataType::Boolean, true));
     for name in STRINGS {
-        let t = if DICT.contains(name) {
+        let t = if DICTIONARY_COLUMNS.contains(name) {
             dict_type()
         } else {
             DataType::Utf8
@@ -275,7 +273,7 @@ pub fn to_batch(events: &[(&Event, &str)]) -> Result<RecordBatch, ArrowError> {
     let mut cols: Vec<Col> = STRINGS
         .iter()
         .map(|s| {
-            if DICT.contains(s) {
+            if DICTIONARY_COLUMNS.contains(s) {
                 Col::Dict(StringDictionaryBuilder::new())
             } else {
                 Col::Plain(StringBuilder::new())

@@ -128,8 +128,9 @@ impl SegmentWriter {
     ) -> Result<Self, StoreError> {
         let file = File::create(tmp_path).map_err(|e| StoreError::io(tmp_path, e))?;
         let schema = schema::schema();
-        // Only compacted files: they hold whole days, which queries read whole;
-        // a fresh segment's few thousand rows are read faster than counted.
+        // Only compacted files: they hold whole days (or hours), which counting
+        // queries read whole; ingest stays as it was, and its fresh segments,
+        // the newest few, are read.
         let counter = match effort {
             Effort::Archive => FileCounter::new(&schema, schema::DICTIONARY_COLUMNS),
             Effort::Ingest => None,
