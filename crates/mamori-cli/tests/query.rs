@@ -255,14 +255,14 @@ fn pattern_diff_compares_templates_with_the_day_before() {
     );
 }
 
-/// A row-wise query read newest first runs in widening windows from the
-/// newest day back: its rows are exactly those of the same query run in one
-/// pass (`dedup @ptr` before the limit changes nothing in the rows but keeps
-/// it off the windowed path). The store holds the samples and three events a
-/// day over the 40 days before them (two of them at the same second), so
+/// A row-wise query read newest first (in two passes, or in widening
+/// windows from the newest day back when its filters read the original
+/// record) gives exactly the rows of the same query run in one plain pass
+/// (`dedup @ptr` before the limit changes nothing in the rows but keeps it
+/// off the newest-first path). The store holds the samples and three events
+/// a day over the 40 days before them (two of them at the same second), so
 /// limits end in the first window, in later ones, past the oldest, and
-/// between events of the same time. Filters on the original record run in
-/// one pass per window, the others in two (times first, then records).
+/// between events of the same time.
 #[test]
 fn newest_first_windows_give_the_rows_of_one_pass() {
     let dir = ingested();

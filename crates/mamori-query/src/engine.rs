@@ -251,19 +251,11 @@ impl Engine {
     ) -> Result<SchemaRef, QueryError> {
         self.runtime.block_on(async {
             let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
-            let mut stream = df.execute_stream().await.map_err(|e| self.classify(e))?;
-            let schema = stream.schema();
-            let run = async {
-                while let Some(batch) = stream.next().await {
-                    each(&batch.map_err(|e| self.classify(e))?)?;
-                }
-                Ok::<(), QueryError>(())
-            };
-            tokio::select! {
-                r = run => r?,
-                _ = tokio::signal::ctrl_c() => return Err(QueryError::Cancelled),
-            }
-            Ok(schema)
+            let plan = df
+                .create_physical_plan()
+                .await
+                .map_err(|e| self.classify(e))?;
+            self.drain(plan, self.ctx.task_ctx(), &mut each).await
         })
     }
 
@@ -275,6 +267,71 @@ impl Engine {
             Ok(())
         })?;
         Ok(QueryResult { schema, batches })
+    }
+
+    /// Runs `sql`, a sort by plain columns with a limit, unless a table scan
+    /// of its optimized plan reads `column`: then `None`, and nothing is
+    /// read. The sort's threshold is pushed into the scan: once the limit's
+    /// rows are held, files and row groups that cannot beat the last are
+    /// skipped. (Off for other queries: [`Engine::open`].)
+    pub fn run_top_unless_scanning(
+        &self,
+        sql: &str,
+        column: &str,
+    ) -> Result<Option<QueryResult>, QueryError> {
+        self.runtime.block_on(async {
+            let mut state = self.ctx.state();
+            state
+                .config_mut()
+                .options_mut()
+                .optimizer
+                .enable_topk_dynamic_filter_pushdown = true;
+            let plan = state
+                .create_logical_plan(sql)
+                .await
+                .and_then(|p| state.optimize(&p))
+                .map_err(|e| self.classify(e))?;
+            if scans(&plan, column)? {
+                return Ok(None);
+            }
+            let plan = state
+                .query_planner()
+                .create_physical_plan(&plan, &state)
+                .await
+                .map_err(|e| self.classify(e))?;
+            let task = Arc::new(datafusion::execution::TaskContext::from(&state));
+            let mut batches = Vec::new();
+            let schema = self
+                .drain(plan, task, &mut |b: &RecordBatch| {
+                    batches.push(b.clone());
+                    Ok(())
+                })
+                .await?;
+            Ok(Some(QueryResult { schema, batches }))
+        })
+    }
+
+    /// Executes `plan`, handing each batch to `each`; Ctrl-C cancels.
+    async fn drain(
+        &self,
+        plan: Arc<dyn datafusion::physical_plan::ExecutionPlan>,
+        task: Arc<datafusion::execution::TaskContext>,
+        each: &mut impl FnMut(&RecordBatch) -> Result<(), QueryError>,
+    ) -> Result<SchemaRef, QueryError> {
+        let mut stream =
+            datafusion::physical_plan::execute_stream(plan, task).map_err(|e| self.classify(e))?;
+        let schema = stream.schema();
+        let run = async {
+            while let Some(batch) = stream.next().await {
+                each(&batch.map_err(|e| self.classify(e))?)?;
+            }
+            Ok::<(), QueryError>(())
+        };
+        tokio::select! {
+            r = run => r?,
+            _ = tokio::signal::ctrl_c() => return Err(QueryError::Cancelled),
+        }
+        Ok(schema)
     }
 
     /// Mines the templates of a query with `pattern`, or counts by
@@ -491,37 +548,6 @@ impl Engine {
         })
     }
 
-    /// Whether `sql`, once optimized, reads `column` from a table.
-    pub fn scans_column(&self, sql: &str, column: &str) -> Result<bool, QueryError> {
-        use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
-        use datafusion::logical_expr::LogicalPlan;
-        let plan = self.runtime.block_on(async {
-            let df = self.ctx.sql(sql).await.map_err(|e| self.classify(e))?;
-            df.into_optimized_plan().map_err(|e| self.classify(e))
-        })?;
-        let mut found = false;
-        plan.apply(|node| {
-            if let LogicalPlan::TableScan(scan) = node {
-                found |= scan
-                    .projected_schema
-                    .fields()
-                    .iter()
-                    .any(|f| f.name() == column)
-                    || scan
-                        .filters
-                        .iter()
-                        .any(|f| f.column_refs().iter().any(|c| c.name == column));
-            }
-            Ok(if found {
-                TreeNodeRecursion::Stop
-            } else {
-                TreeNodeRecursion::Continue
-            })
-        })
-        .map_err(engine_err)?;
-        Ok(found)
-    }
-
     /// The physical plan DataFusion chose, for `--explain`.
     pub fn explain(&self, sql: &str) -> Result<String, QueryError> {
         let r = self.run(&format!("EXPLAIN {sql}"))?;
@@ -611,4 +637,31 @@ fn table_schema(raw_as_view: bool) -> SchemaRef {
         })
         .collect();
     Arc::new(Schema::new_with_metadata(fields, store.metadata().clone()))
+}
+
+/// Whether a table scan of `plan` reads `column` (projected or in a pushed filter).
+fn scans(plan: &datafusion::logical_expr::LogicalPlan, column: &str) -> Result<bool, QueryError> {
+    use datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use datafusion::logical_expr::LogicalPlan;
+    let mut found = false;
+    plan.apply(|node| {
+        if let LogicalPlan::TableScan(scan) = node {
+            found |= scan
+                .projected_schema
+                .fields()
+                .iter()
+                .any(|f| f.name() == column)
+                || scan
+                    .filters
+                    .iter()
+                    .any(|f| f.column_refs().iter().any(|c| c.name == column));
+        }
+        Ok(if found {
+            TreeNodeRecursion::Stop
+        } else {
+            TreeNodeRecursion::Continue
+        })
+    })
+    .map_err(engine_err)?;
+    Ok(found)
 }

@@ -1,17 +1,21 @@
-//! Newest-first search in widening time windows. A row-wise query read
-//! newest first with a limit — `filter sourceIPAddress = '…' | limit 100`,
-//! Insights' default order — needs only the newest rows that match, yet
-//! `ORDER BY time DESC LIMIT n` over the whole range reads every file. Run
-//! over the newest day, then the two days before it, then four, …, it stops
-//! as soon as the limit is met. Windows are disjoint in time and the order
-//! (time, then uid) is total, so the rows are exactly those of one run over
-//! the whole range.
+//! Newest-first search. A row-wise query read newest first with a limit —
+//! `filter sourceIPAddress = '…' | limit 100`, Insights' default order —
+//! needs only the newest rows that match, yet `ORDER BY time DESC LIMIT n`
+//! sorts every match of the range and decompresses the original record of
+//! each. When its filters need typed columns only, a first pass finds the
+//! times of the newest n matches, reading no `raw` and skipping what cannot
+//! make the limit; a second reads `raw` over those times only. Otherwise it
+//! runs over the newest day, then the two days before it, then four, …, and
+//! stops as soon as the limit is met. Windows are disjoint in time and the
+//! order (time, then uid) is total, so the rows are exactly those of one run
+//! over the whole range.
 
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 
 use crate::ast::{BinOp, Command, Expr, Query};
 use crate::compile::{compile, CompileOptions};
+use crate::engine::QueryResult;
 use crate::{Engine, QueryError};
 
 const DAY_US: i64 = 86_400_000_000;
@@ -64,14 +68,8 @@ fn is_id_lookup(e: &Expr) -> bool {
 }
 
 /// Runs `q` over `[lo, hi)` (µs: the span of the files registered, within
-/// the query's range) newest window first, until `limit` rows are found.
-///
-/// Each window runs in two passes when the query's filters can be decided
-/// without the original record: the first finds the times of the rows the
-/// window contributes, reading only typed columns; the second reads `raw`
-/// only over those times. A frequent value (`filter sourceIPAddress = …` on
-/// an address of every 5,000th event) otherwise decompresses `raw` for
-/// every match in the window, not for the hundred shown.
+/// the query's range) newest first, until `limit` rows are found: in two
+/// passes, or in windows when its filters read `raw` (see the module).
 pub fn run_newest_first(
     engine: &Engine,
     q: &Query,
@@ -92,16 +90,41 @@ fn windows(
     (lo, hi): (i64, i64),
     limit: u64,
 ) -> Result<(Option<SchemaRef>, Vec<RecordBatch>), QueryError> {
+    let whole = CompileOptions {
+        start: Some(lo),
+        end: Some(hi),
+        ..opts.clone()
+    };
+    let kept = compile(&unordered(q), &whole)?.rows;
+    let times = format!(
+        "SELECT count(*), CAST(min(\"time\") AS BIGINT), CAST(max(\"time\") AS BIGINT) \
+         FROM (SELECT \"time\" FROM ({kept}) ORDER BY \"time\" DESC LIMIT {limit})"
+    );
+    if let Some(found) = engine.run_top_unless_scanning(&times, "raw")? {
+        // Once it holds `limit` rows, the first pass skips files and row
+        // groups older than the last; a rare value's bloom filters rule out
+        // most of the others.
+        let mut out = (None, Vec::new());
+        if let Some((first, last)) = newest_times(&found) {
+            let window = CompileOptions {
+                start: Some(first),
+                end: Some(last.saturating_add(1)),
+                ..opts.clone()
+            };
+            engine.narrow(window.start, window.end)?;
+            let r = engine.run(&compile(q, &window)?.sql)?;
+            out = (Some(r.schema), r.batches);
+        }
+        return finish(engine, q, opts, out, limit);
+    }
+    // The filters read `raw`: newest windows first, each read whole.
     let mut batches: Vec<RecordBatch> = Vec::new();
     let mut schema = None;
     let mut rows = 0u64;
     let (mut end, mut width) = (hi, DAY_US);
-    let unordered = unordered(q);
-    let mut two_pass: Option<bool> = None;
     while end > lo && rows < limit {
         let start = end.saturating_sub(width).max(lo);
-        let left = limit - rows;
-        let mut window = CompileOptions {
+        let window = CompileOptions {
             start: Some(start),
             end: Some(end),
             ..opts.clone()
@@ -109,23 +132,7 @@ fn windows(
         end = start;
         width = width.saturating_mul(2);
         engine.narrow(window.start, window.end)?;
-        let kept = compile(&unordered, &window)?.rows;
-        let times = format!(
-            "SELECT count(*), CAST(min(\"time\") AS BIGINT), CAST(max(\"time\") AS BIGINT) \
-             FROM (SELECT \"time\" FROM ({kept}) ORDER BY \"time\" DESC LIMIT {left})"
-        );
-        if *two_pass.get_or_insert(!engine.scans_column(&times, "raw")?) {
-            match newest_times(engine, &times)? {
-                None => continue,
-                Some((first, last)) => {
-                    window.start = Some(first);
-                    window.end = Some(last.saturating_add(1));
-                    engine.narrow(window.start, window.end)?;
-                }
-            }
-        }
-        let c = compile(q, &window)?;
-        let r = engine.run(&c.sql)?;
+        let r = engine.run(&compile(q, &window)?.sql)?;
         schema.get_or_insert(r.schema);
         for b in r.batches {
             let left = (limit - rows) as usize;
@@ -141,10 +148,28 @@ fn windows(
             batches.push(b);
         }
     }
-    if schema.is_none() && hi > lo {
-        // Every window was found empty in its first pass: the columns are still the query's.
-        schema = Some(engine.schema_of(&compile(q, opts)?.sql)?);
+    finish(engine, q, opts, (schema, batches), limit)
+}
+
+/// The rows found, at most `limit`, with the query's columns even when none were.
+fn finish(
+    engine: &Engine,
+    q: &Query,
+    opts: &CompileOptions,
+    (schema, mut batches): (Option<SchemaRef>, Vec<RecordBatch>),
+    limit: u64,
+) -> Result<(Option<SchemaRef>, Vec<RecordBatch>), QueryError> {
+    let mut left = limit as usize;
+    for b in batches.iter_mut() {
+        if b.num_rows() > left {
+            *b = b.slice(0, left);
+        }
+        left -= b.num_rows();
     }
+    let schema = match schema {
+        Some(s) => Some(s),
+        None => Some(engine.schema_of(&compile(q, opts)?.sql)?),
+    };
     Ok((schema, batches))
 }
 
@@ -161,24 +186,21 @@ fn unordered(q: &Query) -> Query {
     }
 }
 
-/// First and last time (µs) of the rows `times` counted, or `None` when there are none.
-fn newest_times(engine: &Engine, times: &str) -> Result<Option<(i64, i64)>, QueryError> {
+/// First and last time (µs) of the rows a `times` query counted, or `None` when there are none.
+fn newest_times(r: &QueryResult) -> Option<(i64, i64)> {
     use datafusion::arrow::array::{Array, AsArray};
     use datafusion::arrow::datatypes::Int64Type;
-    let r = engine.run(times)?;
-    let Some(b) = r.batches.iter().find(|b| b.num_rows() == 1) else {
-        return Ok(None);
-    };
+    let b = r.batches.iter().find(|b| b.num_rows() == 1)?;
     let col = |i: usize| {
         b.column(i)
             .as_primitive_opt::<Int64Type>()
             .filter(|a| a.is_valid(0))
             .map(|a| a.value(0))
     };
-    Ok(match (col(0), col(1), col(2)) {
+    match (col(0), col(1), col(2)) {
         (Some(n), Some(first), Some(last)) if n > 0 => Some((first, last)),
         _ => None,
-    })
+    }
 }
 
 #[cfg(test)]
