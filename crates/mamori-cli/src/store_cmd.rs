@@ -430,7 +430,22 @@ pub fn ingest(args: IngestArgs, config: &Config) -> Result<ExitCode> {
     })
 }
 
+/// Opens the store to read its events (queries, hunts, stats): from the
+/// manifest's checkpoint when it holds.
 pub fn open_ro(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
+    open_reading(data, config, |dir: &PathBuf| Store::open_for_queries(dir))
+}
+
+/// Opens the store reading every manifest entry (verify, snapshot).
+fn open_whole(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
+    open_reading(data, config, |dir: &PathBuf| Store::open_read_only(dir))
+}
+
+fn open_reading(
+    data: &DataArgs,
+    config: &Config,
+    open: impl Fn(&PathBuf) -> Result<Store, mamori_store::StoreError>,
+) -> Result<(PathBuf, Store)> {
     let dir = config.data_dir(data.data.as_deref());
     let local = !mamori_store::Location::from(&dir).is_remote();
     if local && !dir.join("manifest.jsonl").exists() && !dir.join("events").is_dir() {
@@ -439,8 +454,7 @@ pub fn open_ro(data: &DataArgs, config: &Config) -> Result<(PathBuf, Store)> {
             dir.display()
         );
     }
-    let store = Store::open_read_only(&dir)
-        .with_context(|| format!("reading the store in {}", dir.display()))?;
+    let store = open(&dir).with_context(|| format!("reading the store in {}", dir.display()))?;
     if !local && store.manifest_entries() == 0 {
         bail!(
             "{}: no store here (no manifest/ entries); ingest something first or pass --data",
@@ -495,7 +509,7 @@ pub fn store(cmd: StoreCmd, config: &Config) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         StoreCmd::Verify { data } => {
-            let (dir, store) = open_ro(&data, config)?;
+            let (dir, store) = open_whole(&data, config)?;
             let problems = store.verify()?;
             for p in &problems {
                 println!("{}: {}", p.path, p.reason);
@@ -510,7 +524,7 @@ pub fn store(cmd: StoreCmd, config: &Config) -> Result<ExitCode> {
             }
         }
         StoreCmd::Snapshot { data, dest } => {
-            let (dir, store) = open_ro(&data, config)?;
+            let (dir, store) = open_whole(&data, config)?;
             let n = store
                 .snapshot(&dest)
                 .with_context(|| format!("snapshot of {} to {}", dir.display(), dest.display()))?;

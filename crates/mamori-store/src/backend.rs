@@ -5,7 +5,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::manifest::{self, ChainBreak, Entry, FileEntry};
+use crate::checkpoint::{Checkpoint, CHECKPOINT};
+use crate::manifest::{self, ChainBreak, Entry, FileEntry, Link};
 use crate::remote::LocalCopy;
 use crate::{segment, Store, StoreError, MANIFEST};
 
@@ -30,7 +31,7 @@ impl Store {
         };
         let names = remote.list("manifest/")?;
         let bodies = remote.get_many(&names)?;
-        let (entries, mut chain_break, _) = manifest::check_chain(&bodies, false);
+        let (entries, mut chain_break, _) = manifest::check_chain(&bodies, None, false);
         if chain_break.is_none() {
             // The chain is checked on content; the names must agree with it too.
             if let Some((i, name)) = names
@@ -47,13 +48,97 @@ impl Store {
         Ok((entries, chain_break, false))
     }
 
+    /// The checkpoint's bytes, or `None` when there is none.
+    pub(crate) fn checkpoint_bytes(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        match &self.remote {
+            None => match fs::read(self.root.join(CHECKPOINT)) {
+                Ok(b) => Ok(Some(b)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(StoreError::io(&self.root.join(CHECKPOINT), e)),
+            },
+            Some(remote) => remote.get(CHECKPOINT),
+        }
+    }
+
+    /// Writes the checkpoint; on disk, atomically.
+    pub(crate) fn put_checkpoint(&self, cp: &Checkpoint) -> Result<(), StoreError> {
+        match &self.remote {
+            None => segment::write_durably(&self.root.join(CHECKPOINT), &cp.encode()),
+            Some(remote) => remote.put(CHECKPOINT, cp.encode()),
+        }
+    }
+
+    /// The length of `manifest.jsonl` (0 on object storage).
+    pub(crate) fn manifest_len(&self) -> Result<u64, StoreError> {
+        let path = self.root.join(MANIFEST);
+        match &self.remote {
+            None => fs::metadata(&path)
+                .map(|m| m.len())
+                .map_err(|e| StoreError::io(&path, e)),
+            Some(_) => Ok(0),
+        }
+    }
+
+    /// The text of the entry `cp` names, then of every entry after it, or
+    /// `None` when the manifest has no entry where `cp` says.
+    pub(crate) fn read_manifest_from(
+        &self,
+        cp: &Checkpoint,
+    ) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
+        let items = match &self.remote {
+            None => {
+                use std::io::{Read, Seek, SeekFrom};
+                let path = self.root.join(MANIFEST);
+                let mut f = match fs::File::open(&path) {
+                    Ok(f) => f,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                    Err(e) => return Err(StoreError::io(&path, e)),
+                };
+                let len = f.metadata().map_err(|e| StoreError::io(&path, e))?.len();
+                if cp.at >= len {
+                    return Ok(None);
+                }
+                let mut text = Vec::new();
+                f.seek(SeekFrom::Start(cp.at))
+                    .and_then(|_| f.read_to_end(&mut text))
+                    .map_err(|e| StoreError::io(&path, e))?;
+                if text.last() == Some(&b'\n') {
+                    text.pop();
+                }
+                text.split(|b| *b == b'\n').map(<[u8]>::to_vec).collect()
+            }
+            Some(remote) => {
+                let from = manifest::object_name(cp.seq);
+                let names = remote.list_from("manifest/", &from)?;
+                let in_place = names
+                    .iter()
+                    .enumerate()
+                    .all(|(i, n)| *n == manifest::object_name(cp.seq + i as u64));
+                if names.first() != Some(&from) || !in_place {
+                    return Ok(None);
+                }
+                remote.get_many(&names)?
+            }
+        };
+        Ok((!items.is_empty()).then_some(items))
+    }
+
+    /// The last entry of the log, read or summarized by a checkpoint.
+    pub(crate) fn last_link(&self) -> Option<Link> {
+        self.entries
+            .last()
+            .map(Link::to)
+            .or_else(|| self.base.clone())
+    }
+
     /// Seals `entry` after the last one and commits it: once this returns,
     /// the entry is durable and its files are in place.
     pub(crate) fn append_entry(&mut self, entry: Entry) -> Result<(), StoreError> {
+        let last = self.last_link();
         let entry = match &self.remote {
-            None => manifest::append(&self.root.join(MANIFEST), self.entries.last(), entry)?,
+            None => manifest::append(&self.root.join(MANIFEST), last.as_ref(), entry)?,
             Some(remote) => {
-                let entry = manifest::seal(self.entries.last(), entry);
+                let entry = manifest::seal(last.as_ref(), entry);
                 let mut body = serde_json::to_vec(&entry).map_err(|e| {
                     StoreError::Corrupt(format!("cannot encode manifest entry: {e}"))
                 })?;
@@ -71,6 +156,7 @@ impl Store {
         };
         self.apply(&entry);
         self.entries.push(entry);
+        self.refresh_checkpoint(false);
         self.roll_forward(false)
     }
 
@@ -148,7 +234,7 @@ impl Store {
 
     /// Whether the store holds nothing at all (a snapshot's destination must not).
     pub(crate) fn is_empty(&self) -> Result<bool, StoreError> {
-        Ok(self.entries.is_empty() && self.list_stored()?.is_empty())
+        Ok(self.last_link().is_none() && self.list_stored()?.is_empty())
     }
 
     /// Writes `local` as the store's file `rel`, durably (snapshots, which

@@ -25,6 +25,7 @@
 //! ```
 
 mod backend;
+pub mod checkpoint;
 pub mod counts;
 mod hours;
 mod ingest;
@@ -137,7 +138,13 @@ pub struct Store {
     remote: Option<remote::Remote>,
     /// Held by a local store open for writing: one writer at a time.
     _lock: Option<fs::File>,
+    /// The manifest's entries; after `base` when the store was opened from a checkpoint.
     entries: Vec<Entry>,
+    /// The entry of the checkpoint the store was opened from
+    /// ([`Store::open_for_queries`]); the entries up to it were not read.
+    base: Option<manifest::Link>,
+    /// The entry of the last checkpoint written (0: none), for a writer.
+    checkpoint_seq: u64,
     live: BTreeMap<String, FileEntry>,
     progress: HashMap<String, InputProgress>,
     /// Hashes of the uids stored per (source, date), loaded when first needed.
@@ -206,6 +213,7 @@ impl Store {
             store.torn_tail = false;
         }
         store.roll_forward(true)?;
+        store.refresh_checkpoint(true);
         Ok(store)
     }
 
@@ -215,6 +223,13 @@ impl Store {
     }
 
     fn load(location: Location) -> Result<Store, StoreError> {
+        let mut store = Self::empty(location)?;
+        store.replay()?;
+        Ok(store)
+    }
+
+    /// The store with nothing read yet.
+    fn empty(location: Location) -> Result<Store, StoreError> {
         let (root, remote) = match &location {
             Location::Local(p) => (p.clone(), None),
             Location::S3 { bucket, prefix } => {
@@ -225,12 +240,14 @@ impl Store {
         for d in ["events", "dead-letter", "tmp"] {
             fs::create_dir_all(root.join(d)).map_err(|e| StoreError::io(&root.join(d), e))?;
         }
-        let mut store = Store {
+        Ok(Store {
             root,
             location,
             remote,
             _lock: None,
             entries: Vec::new(),
+            base: None,
+            checkpoint_seq: 0,
             live: BTreeMap::new(),
             progress: HashMap::new(),
             uids: HashMap::new(),
@@ -238,15 +255,19 @@ impl Store {
             chain_break: None,
             deferred: None,
             hour_split_rows: HOUR_SPLIT_ROWS,
-        };
-        let (entries, chain_break, torn_tail) = store.read_manifest()?;
-        store.torn_tail = torn_tail;
-        store.chain_break = chain_break;
+        })
+    }
+
+    /// Reads the whole manifest and applies every entry.
+    fn replay(&mut self) -> Result<(), StoreError> {
+        let (entries, chain_break, torn_tail) = self.read_manifest()?;
+        self.torn_tail = torn_tail;
+        self.chain_break = chain_break;
         for e in entries {
-            store.apply(&e);
-            store.entries.push(e);
+            self.apply(&e);
+            self.entries.push(e);
         }
-        Ok(store)
+        Ok(())
     }
 
     fn apply(&mut self, e: &Entry) {
@@ -275,7 +296,7 @@ impl Store {
 
     /// Entries in the manifest (0 for a new store).
     pub fn manifest_entries(&self) -> usize {
-        self.entries.len()
+        self.base.as_ref().map_or(0, |l| l.seq as usize) + self.entries.len()
     }
 
     /// Committed progress of an input.
@@ -357,7 +378,7 @@ impl Store {
             stored.push(true);
             parts.entry(key).or_default().push((e, origin));
         }
-        let seq = self.entries.last().map_or(1, |e| e.seq + 1);
+        let seq = self.last_link().map_or(1, |l| l.seq + 1);
         let mut add = Vec::new();
         for (i, ((source, date), mut evs)) in parts.into_iter().enumerate() {
             evs.sort_by_key(|(e, _)| e.time);

@@ -11,9 +11,21 @@ use crate::{date_of, segment, uid_hash, Location, Problem, Store, StoreError};
 use crate::{hours, MERGE_BATCH_ROWS};
 
 impl Store {
+    /// An error unless every entry of the manifest was read (not a store
+    /// opened from its checkpoint, [`Store::open_for_queries`]).
+    fn whole_log(&self, what: &str) -> Result<(), StoreError> {
+        match &self.base {
+            None => Ok(()),
+            Some(_) => Err(StoreError::Corrupt(format!(
+                "{what} needs the whole manifest: open the store with Store::open_read_only"
+            ))),
+        }
+    }
+
     /// Checks the manifest chain and every file against it: modified,
     /// missing and inserted files are named. Empty means all is well.
     pub fn verify(&self) -> Result<Vec<Problem>, StoreError> {
+        self.whole_log("verify")?;
         let mut problems = Vec::new();
         if let Some(b) = &self.chain_break {
             let (path, reason) = self.describe_break(b);
@@ -40,6 +52,7 @@ impl Store {
             .filter(|f| !self.live.contains_key(&f.path))
             .map(|f| (f.path.as_str(), f))
             .collect();
+        problems.extend(self.verify_checkpoint()?);
         for rel in self.list_stored()? {
             let pending = match removed.get(rel.as_str()) {
                 Some(f) => self
@@ -155,7 +168,7 @@ impl Store {
         effort: segment::Effort,
         by_hour: bool,
     ) -> Result<(), StoreError> {
-        let seq = self.entries.last().map_or(1, |e| e.seq + 1);
+        let seq = self.last_link().map_or(1, |l| l.seq + 1);
         let rows: u64 = files.iter().map(|f| f.rows).sum();
         let mut out = Outputs {
             store: self,
@@ -217,6 +230,7 @@ impl Store {
     /// with [`Store::verify`]. The same call restores: a snapshot is a store.
     /// Returns the files copied.
     pub fn snapshot(&self, dest: impl Into<Location>) -> Result<usize, StoreError> {
+        self.whole_log("snapshot")?;
         let dest = dest.into();
         if let Location::Local(dir) = &dest {
             let occupied = dir.exists()

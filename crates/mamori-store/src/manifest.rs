@@ -105,6 +105,25 @@ pub(crate) fn hex(b: &[u8]) -> String {
 /// The first entry's `prev`.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
+/// Where a chain goes on from: an entry's position and hash.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Link {
+    /// The entry's `seq`.
+    pub seq: u64,
+    /// The entry's `hash`, the next one's `prev`.
+    pub hash: String,
+}
+
+impl Link {
+    /// The link to `entry`.
+    pub fn to(entry: &Entry) -> Link {
+        Link {
+            seq: entry.seq,
+            hash: entry.hash.clone(),
+        }
+    }
+}
+
 /// A problem found reading the manifest.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ChainBreak {
@@ -127,30 +146,35 @@ pub fn read(path: &Path) -> Result<(Vec<Entry>, Option<ChainBreak>, bool), Store
         .split(b'\n')
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| StoreError::io(path, e))?;
-    Ok(check_chain(&lines, true))
+    Ok(check_chain(&lines, None, true))
 }
 
 /// Checks entries in log order: each parses, carries its position as `seq`,
-/// chains to the one before and hashes to its content. With `last_may_be_torn`
-/// an unparsable last entry is a torn write (the third value), not a break.
+/// chains to the one before and hashes to its content. The first follows
+/// `from` (the start of the log when `None`). With `last_may_be_torn` an
+/// unparsable last entry is a torn write (the third value), not a break.
 pub fn check_chain(
     items: &[Vec<u8>],
+    from: Option<&Link>,
     last_may_be_torn: bool,
 ) -> (Vec<Entry>, Option<ChainBreak>, bool) {
     let mut entries: Vec<Entry> = Vec::new();
+    let before = from.map_or(0, |l| l.seq);
     for (i, item) in items.iter().enumerate() {
-        let n = i + 1;
+        let n = before as usize + i + 1;
         let entry: Entry = match serde_json::from_slice(item) {
             Ok(e) => e,
-            Err(_) if last_may_be_torn && n == items.len() => return (entries, None, true),
+            Err(_) if last_may_be_torn && i + 1 == items.len() => return (entries, None, true),
             Err(e) => {
                 let reason = format!("not a manifest entry: {e}");
                 return (entries, Some(ChainBreak { line: n, reason }), false);
             }
         };
-        let prev = entries
-            .last()
-            .map_or(GENESIS.to_owned(), |e| e.hash.clone());
+        let prev = match (entries.last(), from) {
+            (Some(e), _) => e.hash.clone(),
+            (None, Some(l)) => l.hash.clone(),
+            (None, None) => GENESIS.to_owned(),
+        };
         let reason = if entry.seq != n as u64 {
             Some(format!(
                 "sequence {} where {} was expected (an entry was removed or inserted)",
@@ -177,7 +201,7 @@ pub fn check_chain(
 /// second encoding of each entry, which was most of opening a store of a few
 /// thousand entries. A line in any other form (rewritten by hand or by a tool)
 /// is checked against its canonical form, as the hash is defined.
-fn hashes_to(entry: &Entry, prev: &str, text: &[u8]) -> bool {
+pub(crate) fn hashes_to(entry: &Entry, prev: &str, text: &[u8]) -> bool {
     const FIELD: &[u8] = b",\"hash\":\"";
     let text = text.strip_suffix(b"\r").unwrap_or(text);
     let n = text.len();
@@ -196,7 +220,7 @@ fn hashes_to(entry: &Entry, prev: &str, text: &[u8]) -> bool {
 }
 
 /// Fills `seq`, `prev` and `hash` of an entry that follows `last`.
-pub fn seal(last: Option<&Entry>, mut entry: Entry) -> Entry {
+pub fn seal(last: Option<&Link>, mut entry: Entry) -> Entry {
     entry.seq = last.map_or(1, |e| e.seq + 1);
     entry.prev = last.map_or(GENESIS.to_owned(), |e| e.hash.clone());
     entry.hash = entry.compute_hash();
@@ -209,7 +233,7 @@ pub fn object_name(seq: u64) -> String {
 }
 
 /// Appends an entry (filling `seq`, `prev`, `hash`) and fsyncs. Returns it.
-pub fn append(path: &Path, last: Option<&Entry>, entry: Entry) -> Result<Entry, StoreError> {
+pub fn append(path: &Path, last: Option<&Link>, entry: Entry) -> Result<Entry, StoreError> {
     let entry = seal(last, entry);
     let mut line = serde_json::to_string(&entry)
         .map_err(|e| StoreError::Corrupt(format!("cannot encode manifest entry: {e}")))?;
@@ -257,7 +281,7 @@ mod tests {
     #[test]
     fn hashes_check_as_written_and_in_any_other_form() {
         let first = seal(None, entry("ingest"));
-        let second = seal(Some(&first), entry("compact"));
+        let second = seal(Some(&Link::to(&first)), entry("compact"));
         let line = |e: &Entry| serde_json::to_vec(e).expect("json");
         let pretty = serde_json::to_string_pretty(&second)
             .expect("json")
@@ -267,14 +291,14 @@ mod tests {
             vec![line(&first), line(&second)],
             vec![line(&first), pretty],
         ] {
-            let (entries, broken, torn) = check_chain(&lines, true);
+            let (entries, broken, torn) = check_chain(&lines, None, true);
             assert_eq!((entries.len(), broken, torn), (2, None, false));
         }
         let changed = String::from_utf8(line(&second))
             .expect("utf-8")
             .replace("events/a.parquet", "events/b.parquet")
             .into_bytes();
-        let (entries, broken, _) = check_chain(&[line(&first), changed], true);
+        let (entries, broken, _) = check_chain(&[line(&first), changed], None, true);
         assert_eq!(entries.len(), 1);
         assert!(broken.is_some_and(|b| b.line == 2 && b.reason.contains("hash")));
     }

@@ -242,10 +242,32 @@ impl Remote {
 
     /// Every object under `dir` (relative paths, sorted).
     pub(crate) fn list(&self, dir: &str) -> Result<Vec<String>, StoreError> {
+        self.list_after(dir, None)
+    }
+
+    /// The objects under `dir` from `first` on (relative paths, sorted):
+    /// the server skips the others, so a long manifest is not listed whole.
+    pub(crate) fn list_from(&self, dir: &str, first: &str) -> Result<Vec<String>, StoreError> {
+        // Listing starts after a key: the one just before `first` (its last byte less one).
+        let mut before = self.key(first).to_string().into_bytes();
+        match before.last_mut() {
+            Some(b) if *b > 0 => *b -= 1,
+            _ => return self.list(dir),
+        }
+        let before = String::from_utf8(before).map_err(|e| self.err(first, e))?;
+        let out = self.list_after(dir, Some(&ObjectPath::from(before)))?;
+        Ok(out.into_iter().filter(|n| n.as_str() >= first).collect())
+    }
+
+    fn list_after(&self, dir: &str, after: Option<&ObjectPath>) -> Result<Vec<String>, StoreError> {
         let key = self.key(dir);
+        let listing = match after {
+            Some(a) => self.client.list_with_offset(Some(&key), a),
+            None => self.client.list(Some(&key)),
+        };
         let mut out: Vec<String> = self
             .runtime
-            .block_on(self.client.list(Some(&key)).try_collect::<Vec<_>>())
+            .block_on(listing.try_collect::<Vec<_>>())
             .map_err(|e| self.err(dir, e))?
             .into_iter()
             .map(|m| {
@@ -274,6 +296,26 @@ impl Remote {
             .buffered(MANIFEST_FETCH_CONCURRENCY)
             .try_collect(),
         )
+    }
+
+    /// The body of `rel`, or `None` when it does not exist.
+    pub(crate) fn get(&self, rel: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let got = self.runtime.block_on(async {
+            match self.client.get(&self.key(rel)).await {
+                Ok(g) => g.bytes().await.map(|b| Some(b.to_vec())),
+                Err(object_store::Error::NotFound { .. }) => Ok(None),
+                Err(e) => Err(e),
+            }
+        });
+        got.map_err(|e| self.err(rel, e))
+    }
+
+    /// Writes `data` to `rel`, replacing what was there.
+    pub(crate) fn put(&self, rel: &str, data: Vec<u8>) -> Result<(), StoreError> {
+        self.runtime
+            .block_on(self.client.put(&self.key(rel), PutPayload::from(data)))
+            .map(|_| ())
+            .map_err(|e| self.err(rel, e))
     }
 
     /// Creates `rel` holding `data` unless it exists: `Ok(false)` when it did.

@@ -658,3 +658,111 @@ fn compacted_files_keep_the_value_counts_of_their_events() {
     }
     assert!(checked > 0, "no compacted file");
 }
+
+on_disk_and_s3!(a_checkpoint_spares_readers_the_log_and_is_trusted_only_where_it_holds);
+
+/// Every file of the store, by path.
+fn file_list(store: &Store) -> Vec<mamori_store::FileEntry> {
+    let mut files: Vec<_> = store.files().cloned().collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+/// Past `CHECKPOINT_EVERY` entries a writer leaves a checkpoint, and a
+/// reader opened for queries sees exactly the files and events of one that
+/// replays the whole manifest, before and after later commits. A checkpoint
+/// changed behind the store's back, or naming an entry the log does not
+/// have there, is not used; `verify` names it, and the next writer replaces
+/// it. One rewritten with a matching digest is used (it is a cache, not a
+/// record), and `verify` names the files it gets wrong.
+fn a_checkpoint_spares_readers_the_log_and_is_trusted_only_where_it_holds(place: &Place) {
+    use mamori_store::checkpoint::{Checkpoint, CHECKPOINT, CHECKPOINT_EVERY};
+    let cp_path = format!("data/{CHECKPOINT}");
+    let mut store = Store::open(place.at("data")).expect("open");
+    ingest_inputs(&mut store, one_event_inputs(150, "cp"), 1);
+    let entries = store.manifest_entries() as u64;
+    assert!(entries > 2 * CHECKPOINT_EVERY, "{entries} entries");
+    let cp = Checkpoint::decode(&place.read(&cp_path).expect("a checkpoint")).expect("reads");
+    assert!(
+        cp.seq > entries - CHECKPOINT_EVERY && cp.seq < entries,
+        "{}",
+        cp.seq
+    );
+    let same_as_whole = |why: &str| {
+        let whole = Store::open_read_only(place.at("data")).expect("open");
+        let fast = Store::open_for_queries(place.at("data")).expect("open");
+        assert_eq!(file_list(&fast), file_list(&whole), "{why}");
+        assert_eq!(fast.manifest_entries(), whole.manifest_entries(), "{why}");
+        assert_eq!(all_events(&fast), all_events(&whole), "{why}");
+        whole
+    };
+    assert!(same_as_whole("a fresh checkpoint")
+        .verify()
+        .expect("verify")
+        .is_empty());
+    ingest_inputs(
+        &mut store,
+        events_at(&[(1, 0), (1, 1), (1, 2), (1, 3), (1, 4)], "after"),
+        1,
+    );
+    assert_eq!(all_events(&same_as_whole("entries after it")).len(), 155);
+    drop(store);
+
+    let good = place.read(&cp_path).expect("checkpoint");
+    let text = String::from_utf8(good.clone()).expect("utf-8");
+    let first = cp.files[0].path.clone();
+    let other_chain = Checkpoint::new(
+        &mamori_store::manifest::Link {
+            seq: cp.seq,
+            hash: "0".repeat(64),
+        },
+        cp.at,
+        cp.files.clone(),
+    );
+    for (bad, problem) in [
+        (
+            text.replacen(&first, "events/elsewhere.parquet", 1)
+                .into_bytes(),
+            "digest",
+        ),
+        (other_chain.encode(), "names entry"),
+        (b"{\"seq\":".to_vec(), "not a checkpoint"),
+    ] {
+        place.write(&cp_path, bad);
+        let whole = same_as_whole(problem);
+        let problems = whole.verify().expect("verify");
+        assert!(
+            problems.len() == 1
+                && problems[0].path == CHECKPOINT
+                && problems[0].reason.contains(problem),
+            "{problems:?}"
+        );
+    }
+    // A writer puts a valid one back.
+    drop(Store::open(place.at("data")).expect("open"));
+    assert!(Checkpoint::decode(&place.read(&cp_path).expect("checkpoint")).is_some());
+    assert!(same_as_whole("rewritten")
+        .verify()
+        .expect("verify")
+        .is_empty());
+
+    let mut files = cp.files.clone();
+    let dropped = files.remove(0);
+    let forged = Checkpoint::new(&cp.link(), cp.at, files);
+    place.write(&cp_path, forged.encode());
+    let fast = Store::open_for_queries(place.at("data")).expect("open");
+    assert!(
+        !file_list(&fast).contains(&dropped),
+        "a checkpoint that holds is used"
+    );
+    let problems = Store::open_read_only(place.at("data"))
+        .expect("open")
+        .verify()
+        .expect("verify");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.path == CHECKPOINT && p.reason.contains(&dropped.path)),
+        "{problems:?}"
+    );
+}
