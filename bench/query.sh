@@ -5,7 +5,7 @@
 # Needs: a release build (cargo build --release -p mamori-cli -p mamori-gen), python3 with duckdb
 # (pip install duckdb), and the shared corpus for the generator's templates (SHARED, default ../shared).
 # Each engine timed two ways: the whole process, and in-process (Mamori's --stats, from reading the
-# manifest to the last row; DuckDB's query call in Python, after the import).
+# manifest to the last row; DuckDB's query call in Python, after the import); medians of ROUNDS runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EVENTS="${1:-10000000}"
@@ -38,26 +38,35 @@ DAY=$(duck "SELECT strftime(min(time), '%Y-%m-%d') FROM $P")
 BUCKET=$(duck "SELECT json_extract_string(raw, '\$.requestParameters.bucketName') b FROM $P WHERE b IS NOT NULL LIMIT 1")
 NEXT=$(python3 -c "import datetime; print(datetime.date.fromisoformat('$DAY') + datetime.timedelta(days=1))")
 
+# Each query runs ROUNDS times (default 3), the two engines taking turns, and
+# the median of each column is shown: one run on these shared machines varies
+# 2-5x, and whichever engine runs first also warms the page cache for the other.
+ROUNDS="${ROUNDS:-3}"
+median() { sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 run() { # name, insights query, duckdb sql, extra mamori arguments
-  local t0 t1 ours theirs
-  t0=$(date +%s.%N)
-  # shellcheck disable=SC2086
-  "$BIN/mamori" query "$2" --data "$WORK/store" --output csv --stats ${4:-} > /dev/null 2> "$WORK/stats"
-  t1=$(date +%s.%N)
-  ours=$(echo "$t1 - $t0" | bc)
-  # --stats: "mamori: N row(s) in T s (phases)", from reading the manifest to the last row.
-  inside=$(sed -nE 's/.*row\(s\) in ([0-9.]+) s.*/\1/p' "$WORK/stats")
-  t0=$(date +%s.%N)
-  theirs=$(python3 -c "
+  local t0 t1 ours=() inside=() theirs=() whole=()
+  for _ in $(seq "$ROUNDS"); do
+    t0=$(date +%s.%N)
+    # shellcheck disable=SC2086
+    "$BIN/mamori" query "$2" --data "$WORK/store" --output csv --stats ${4:-} > /dev/null 2> "$WORK/stats"
+    t1=$(date +%s.%N)
+    ours+=("$(echo "$t1 - $t0" | bc)")
+    # --stats: "mamori: N row(s) in T s (phases)", from reading the manifest to the last row.
+    inside+=("$(sed -nE 's/.*row\(s\) in ([0-9.]+) s.*/\1/p' "$WORK/stats")")
+    t0=$(date +%s.%N)
+    theirs+=("$(python3 -c "
 import duckdb, sys, time
 con = duckdb.connect()
 con.execute('SET enable_progress_bar = false')
 t = time.time()
 con.sql(sys.argv[1]).fetchall()
-print(round(time.time() - t, 3))" "$3")
-  t1=$(date +%s.%N)
-  whole=$(echo "$t1 - $t0" | bc)
-  printf '%-28s mamori %6.3f s (in-process %6.3f s)   duckdb %6.3f s (process %6.3f s)\n' "$1" "$ours" "$inside" "$theirs" "$whole"
+print(round(time.time() - t, 3))" "$3")")
+    t1=$(date +%s.%N)
+    whole+=("$(echo "$t1 - $t0" | bc)")
+  done
+  m() { printf '%s\n' "$@" | median; }
+  printf '%-28s mamori %6.3f s (in-process %6.3f s)   duckdb %6.3f s (process %6.3f s)   in-process runs: %s | %s\n' \
+    "$1" "$(m "${ours[@]}")" "$(m "${inside[@]}")" "$(m "${theirs[@]}")" "$(m "${whole[@]}")" "${inside[*]}" "${theirs[*]}"
 }
 
 run "stats count by eventName" 'stats count(*) as n by eventName' "SELECT api_operation, count(*) FROM $P GROUP BY 1"

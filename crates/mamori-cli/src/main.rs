@@ -59,8 +59,22 @@ enum Command {
     Serve(serve::ServeArgs),
 }
 
+/// mimalloc's `mi_option_purge_delay` (the C enum's index, the same in its
+/// v2 and v3; the Rust bindings name only some options).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Command::Query(_) | Command::Sql(_)) {
+        // A query frees and takes again a decompressed page of `raw` (8 MB)
+        // per row group read; given back to the system after mimalloc's
+        // 10 ms, each comes back as fresh pages the kernel must zero: a
+        // tenth of a scan of the original records (BENCHMARKS.md). A query
+        // is one short process whose memory DataFusion's pool bounds, so it
+        // keeps what it frees. `serve` runs for days and gives memory back.
+        // SAFETY: sets an integer option; mimalloc reads options at each purge.
+        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+    }
     let result = config::Config::load(cli.config.as_deref()).and_then(|config| match cli.command {
         Command::Inspect(args) => inspect::run(args),
         Command::Ingest(args) => store_cmd::ingest(args, &config),
