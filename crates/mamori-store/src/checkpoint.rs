@@ -132,7 +132,7 @@ impl Store {
                 .flatten()
                 .and_then(|b| Checkpoint::decode(&b));
             self.checkpoint_seq = valid
-                .filter(|cp| self.entry(cp.seq).is_some_and(|e| e.hash == cp.hash))
+                .filter(|cp| self.checkpoint_holds(cp))
                 .map_or(0, |cp| cp.seq);
         }
         let Some(last) = self.entries.last() else {
@@ -155,10 +155,13 @@ impl Store {
         }
     }
 
-    /// Entry `seq` of a store that read every entry.
-    fn entry(&self, seq: u64) -> Option<&Entry> {
-        let i = usize::try_from(seq).ok()?.checked_sub(1)?;
-        self.entries.get(i).filter(|e| e.seq == seq)
+    /// Whether readers can use `cp`: the entry it names is in the log
+    /// where it says, as it was written.
+    fn checkpoint_holds(&self, cp: &Checkpoint) -> bool {
+        self.read_manifest_from(cp)
+            .ok()
+            .flatten()
+            .is_some_and(|items| items.first().is_some_and(|a| anchors(cp, a)))
     }
 
     /// The checkpoint against the log (for `verify`): one that names an
@@ -178,8 +181,8 @@ impl Store {
         let Some(cp) = Checkpoint::decode(&bytes) else {
             return problem("not a checkpoint, or changed since it was written (its digest does not match); queries read the whole manifest".into());
         };
-        if self.entry(cp.seq).is_none_or(|e| e.hash != cp.hash) {
-            return problem(format!("names entry {} with a hash the manifest does not have there; queries read the whole manifest", cp.seq));
+        if !self.checkpoint_holds(&cp) {
+            return problem(format!("names entry {}, which the manifest does not have where and as it says; queries read the whole manifest", cp.seq));
         }
         let mut live: BTreeMap<&str, &FileEntry> = BTreeMap::new();
         for e in self.entries.iter().take_while(|e| e.seq <= cp.seq) {

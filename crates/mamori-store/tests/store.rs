@@ -672,7 +672,7 @@ fn file_list(store: &Store) -> Vec<mamori_store::FileEntry> {
 /// reader opened for queries sees exactly the files and events of one that
 /// replays the whole manifest, before and after later commits. A checkpoint
 /// changed behind the store's back, or naming an entry the log does not
-/// have there, is not used; `verify` names it, and the next writer replaces
+/// have where and as it says, is not used; `verify` names it, and the next writer replaces
 /// it. One rewritten with a matching digest is used (it is a cache, not a
 /// record), and `verify` names the files it gets wrong.
 fn a_checkpoint_spares_readers_the_log_and_is_trusted_only_where_it_holds(place: &Place) {
@@ -719,7 +719,7 @@ fn a_checkpoint_spares_readers_the_log_and_is_trusted_only_where_it_holds(place:
         cp.at,
         cp.files.clone(),
     );
-    for (bad, problem) in [
+    let mut cases = vec![
         (
             text.replacen(&first, "events/elsewhere.parquet", 1)
                 .into_bytes(),
@@ -727,7 +727,13 @@ fn a_checkpoint_spares_readers_the_log_and_is_trusted_only_where_it_holds(place:
         ),
         (other_chain.encode(), "names entry"),
         (b"{\"seq\":".to_vec(), "not a checkpoint"),
-    ] {
+    ];
+    if matches!(place, Place::Disk(_)) {
+        // The right entry, but not where it says (on S3 entries are found by name).
+        let elsewhere = Checkpoint::new(&cp.link(), 0, cp.files.clone());
+        cases.push((elsewhere.encode(), "names entry"));
+    }
+    for (bad, problem) in cases {
         place.write(&cp_path, bad);
         let whole = same_as_whole(problem);
         let problems = whole.verify().expect("verify");
