@@ -94,8 +94,11 @@ impl Store {
     /// entries read only: a store to ingest into is opened with [`Store::open`].
     pub fn open_for_queries(location: impl Into<Location>) -> Result<Store, StoreError> {
         let mut store = Self::empty(location.into())?;
+        // A checkpoint that cannot be read is no checkpoint: the log is the record.
         let cp = store
-            .checkpoint_bytes()?
+            .checkpoint_bytes()
+            .ok()
+            .flatten()
             .and_then(|b| Checkpoint::decode(&b));
         if let Some(cp) = cp {
             if let Some(items) = store.read_manifest_from(&cp)? {
