@@ -299,7 +299,8 @@ impl Store {
         self.base.as_ref().map_or(0, |l| l.seq as usize) + self.entries.len()
     }
 
-    /// Committed progress of an input.
+    /// Committed progress of an input (of the entries read: a store opened
+    /// with [`Store::open_for_queries`] may not have read them all).
     pub fn progress(&self, input: &str) -> Option<&InputProgress> {
         self.progress.get(input)
     }
