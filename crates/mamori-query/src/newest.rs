@@ -115,7 +115,8 @@ fn windows(
             let r = engine.run(&compile(q, &window)?.sql)?;
             out = (Some(r.schema), r.batches);
         }
-        return finish(engine, q, opts, out, limit);
+        // The query's own limit (or the default) holds its rows to `limit`.
+        return finish(engine, q, opts, out);
     }
     // The filters read `raw`: newest windows first, each read whole.
     let mut batches: Vec<RecordBatch> = Vec::new();
@@ -148,29 +149,21 @@ fn windows(
             batches.push(b);
         }
     }
-    finish(engine, q, opts, (schema, batches), limit)
+    finish(engine, q, opts, (schema, batches))
 }
 
-/// The rows found, at most `limit`, with the query's columns even when none were.
+/// The rows found, with the query's columns even when there were none.
 fn finish(
     engine: &Engine,
     q: &Query,
     opts: &CompileOptions,
-    (schema, mut batches): (Option<SchemaRef>, Vec<RecordBatch>),
-    limit: u64,
+    (schema, batches): (Option<SchemaRef>, Vec<RecordBatch>),
 ) -> Result<(Option<SchemaRef>, Vec<RecordBatch>), QueryError> {
-    let mut left = limit as usize;
-    for b in batches.iter_mut() {
-        if b.num_rows() > left {
-            *b = b.slice(0, left);
-        }
-        left -= b.num_rows();
-    }
     let schema = match schema {
-        Some(s) => Some(s),
-        None => Some(engine.schema_of(&compile(q, opts)?.sql)?),
+        Some(s) => s,
+        None => engine.schema_of(&compile(q, opts)?.sql)?,
     };
-    Ok((schema, batches))
+    Ok((Some(schema), batches))
 }
 
 /// `q` without its sort and limit: the rows it keeps, in no order.

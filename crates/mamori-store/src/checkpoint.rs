@@ -101,21 +101,19 @@ impl Store {
             .flatten()
             .and_then(|b| Checkpoint::decode(&b));
         if let Some(cp) = cp {
-            if let Some(items) = store.read_manifest_from(&cp)? {
-                if let Some((_, after)) = items.split_first().filter(|(a, _)| anchors(&cp, a)) {
-                    let link = cp.link();
-                    let (entries, chain_break, torn_tail) =
-                        manifest::check_chain(after, Some(&link), store.remote.is_none());
-                    store.torn_tail = torn_tail;
-                    store.chain_break = chain_break;
-                    store.base = Some(link);
-                    store.live = cp.files.into_iter().map(|f| (f.path.clone(), f)).collect();
-                    for e in entries {
-                        store.apply(&e);
-                        store.entries.push(e);
-                    }
-                    return Ok(store);
+            if let Some(after) = store.entries_after(&cp)? {
+                let link = cp.link();
+                let (entries, chain_break, torn_tail) =
+                    manifest::check_chain(&after, Some(&link), store.remote.is_none());
+                store.torn_tail = torn_tail;
+                store.chain_break = chain_break;
+                store.base = Some(link);
+                store.live = cp.files.into_iter().map(|f| (f.path.clone(), f)).collect();
+                for e in entries {
+                    store.apply(&e);
+                    store.entries.push(e);
                 }
+                return Ok(store);
             }
         }
         store.replay()?;
@@ -158,13 +156,22 @@ impl Store {
         }
     }
 
-    /// Whether readers can use `cp`: the entry it names is in the log
-    /// where it says, as it was written.
+    /// The text of the entries after `cp`'s, if `cp` holds: the entry it
+    /// names is in the log where it says, as it was written.
+    fn entries_after(&self, cp: &Checkpoint) -> Result<Option<Vec<Vec<u8>>>, StoreError> {
+        let Some(mut items) = self.read_manifest_from(cp)? else {
+            return Ok(None);
+        };
+        if !items.first().is_some_and(|a| anchors(cp, a)) {
+            return Ok(None);
+        }
+        items.remove(0);
+        Ok(Some(items))
+    }
+
+    /// Whether readers can use `cp` ([`Store::entries_after`]).
     fn checkpoint_holds(&self, cp: &Checkpoint) -> bool {
-        self.read_manifest_from(cp)
-            .ok()
-            .flatten()
-            .is_some_and(|items| items.first().is_some_and(|a| anchors(cp, a)))
+        self.entries_after(cp).ok().flatten().is_some()
     }
 
     /// The checkpoint against the log (for `verify`): one that names an
