@@ -74,6 +74,18 @@ fn main() -> ExitCode {
         // keeps what it frees. `serve` runs for days and gives memory back.
         // SAFETY: sets an integer option; mimalloc reads options at each purge.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
+        // mimalloc asks for transparent huge pages on its whole arena; where
+        // the kernel compacts memory to satisfy such a fault (`defrag =
+        // madvise`, a common default), a 25 ms search now and then took 0.09 s,
+        // nearly all of it system time, and a scan of the original records
+        // spent 0.7-1.3 s in the kernel. With 4 KB pages: no such outliers,
+        // the scan 8 % faster (BENCHMARKS.md). Best effort: an older kernel
+        // without the option keeps its pages.
+        #[cfg(target_os = "linux")]
+        // SAFETY: a process-wide flag; no memory is touched.
+        unsafe {
+            libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
+        }
     }
     let result = config::Config::load(cli.config.as_deref()).and_then(|config| match cli.command {
         Command::Inspect(args) => inspect::run(args),

@@ -112,7 +112,7 @@ fn windows(
                 ..opts.clone()
             };
             engine.narrow(window.start, window.end)?;
-            let r = engine.run(&compile(q, &window)?.sql)?;
+            let r = engine.run_pass(&compile(q, &window)?.sql)?;
             out = (Some(r.schema), r.batches);
         }
         // The query's own limit (or the default) holds its rows to `limit`.
@@ -133,7 +133,7 @@ fn windows(
         end = start;
         width = width.saturating_mul(2);
         engine.narrow(window.start, window.end)?;
-        let r = engine.run(&compile(q, &window)?.sql)?;
+        let r = engine.run_pass(&compile(q, &window)?.sql)?;
         schema.get_or_insert(r.schema);
         for b in r.batches {
             let left = (limit - rows) as usize;
